@@ -1,0 +1,186 @@
+//! The command line: `serve` (the default), `migrate`, `program create`, `key create|list|revoke`.
+//! Output of `program create` and `key create` is the new id or key alone, so scripts can
+//! capture it: `KEY=$(refgrow-server key create --program acme)`.
+
+use clap::{Parser, Subcommand};
+
+use crate::clock::{ms_to_datetime, Clock};
+use crate::config::Config;
+use crate::db::{api_keys, programs, Db};
+use crate::error::ApiError;
+use crate::idgen::{hash_secret, new_id, random_base62};
+
+/// Refgrow: a self-hosted, API-first affiliate and referral platform.
+#[derive(Debug, Parser)]
+#[command(name = "refgrow-server", version, about)]
+pub struct Cli {
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub config: Config,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the database, then serve the API (the default).
+    Serve,
+    /// Run pending migrations and exit.
+    Migrate,
+    /// Manage programs.
+    Program {
+        /// What to do with programs.
+        #[command(subcommand)]
+        action: ProgramAction,
+    },
+    /// Manage API keys.
+    Key {
+        /// What to do with keys.
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+}
+
+/// Program commands.
+#[derive(Debug, Subcommand)]
+pub enum ProgramAction {
+    /// Create a program; prints its id alone.
+    Create {
+        /// A unique name.
+        #[arg(long)]
+        name: String,
+        /// Its currency.
+        #[arg(long, default_value = "USD")]
+        currency: String,
+    },
+}
+
+/// Key commands.
+#[derive(Debug, Subcommand)]
+pub enum KeyAction {
+    /// Create a key; prints the key alone (it is shown only this once).
+    Create {
+        /// The program's name or id.
+        #[arg(long)]
+        program: String,
+        /// A label to recognize the key by.
+        #[arg(long)]
+        label: Option<String>,
+        /// Make a read-only key.
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// List a program's keys (never the secrets).
+    List {
+        /// The program's name or id.
+        #[arg(long)]
+        program: String,
+    },
+    /// Revoke a key; it fails on its next request.
+    Revoke {
+        /// The key's id (`key_…`).
+        key_id: String,
+    },
+}
+
+/// Creates a key for a program: returns (id, secret).
+pub fn create_key(
+    c: &mut crate::db::DbConn,
+    program_id: &str,
+    label: Option<String>,
+    read_only: bool,
+    now: i64,
+) -> Result<(String, String), ApiError> {
+    let secret = format!("rg_{}", random_base62(40));
+    let row = api_keys::ApiKeyRow {
+        id: new_id("key_"),
+        program_id: program_id.to_string(),
+        label,
+        key_hash: hash_secret(&secret),
+        key_prefix: secret.chars().take(10).collect(),
+        scopes: if read_only { "read" } else { "read,write" }.to_string(),
+        created_at: now,
+        last_used_at: None,
+        revoked_at: None,
+    };
+    api_keys::insert(c, &row)?;
+    Ok((row.id, secret))
+}
+
+/// Runs a non-serving command, printing its result; returns the process exit code.
+pub fn run_admin(config: &Config, command: Command) -> i32 {
+    let db = match Db::connect(&config.database_url) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let now = Clock::system().now_ms();
+    let result = (|| -> Result<(), ApiError> {
+        let mut c = db.write_conn()?;
+        match command {
+            Command::Serve | Command::Migrate => {
+                eprintln!("migrations are up to date");
+            }
+            Command::Program {
+                action: ProgramAction::Create { name, currency },
+            } => {
+                let row = crate::services::program::create(&mut c, &name, &currency, now)?;
+                println!("{}", row.id);
+            }
+            Command::Key { action } => match action {
+                KeyAction::Create {
+                    program,
+                    label,
+                    read_only,
+                } => {
+                    let prog = programs::find_by_id_or_name(&mut c, &program)?
+                        .ok_or_else(|| ApiError::not_found("program"))?;
+                    let (_, secret) = create_key(&mut c, &prog.id, label, read_only, now)?;
+                    println!("{secret}");
+                }
+                KeyAction::List { program } => {
+                    let prog = programs::find_by_id_or_name(&mut c, &program)?
+                        .ok_or_else(|| ApiError::not_found("program"))?;
+                    println!("ID\tPREFIX\tSCOPES\tLABEL\tCREATED\tLAST_USED\tREVOKED");
+                    for k in api_keys::list(&mut c, &prog.id)? {
+                        let t = |v: Option<i64>| {
+                            v.map(|ms| ms_to_datetime(ms).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                                .unwrap_or_else(|| "-".into())
+                        };
+                        println!(
+                            "{}\t{}…\t{}\t{}\t{}\t{}\t{}",
+                            k.id,
+                            k.key_prefix,
+                            k.scopes,
+                            k.label.as_deref().unwrap_or("-"),
+                            t(Some(k.created_at)),
+                            t(k.last_used_at),
+                            t(k.revoked_at)
+                        );
+                    }
+                }
+                KeyAction::Revoke { key_id } => {
+                    if api_keys::find(&mut c, &key_id)?.is_none() {
+                        return Err(ApiError::not_found("API key"));
+                    }
+                    if !api_keys::revoke(&mut c, &key_id, now)? {
+                        eprintln!("{key_id} was already revoked");
+                    }
+                    println!("{key_id}");
+                }
+            },
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            1
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! The `affiliates` table.
+
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+
+use super::schema::{affiliates, commissions};
+use super::DbConn;
+
+/// A stored affiliate.
+#[derive(Debug, Clone, Queryable, Insertable, AsChangeset, Identifiable)]
+#[diesel(table_name = affiliates, treat_none_as_null = true)]
+pub struct AffiliateRow {
+    /// `aff_…`.
+    pub id: String,
+    /// Its program.
+    pub program_id: String,
+    /// Lower-case email, unique per program.
+    pub email: String,
+    /// Name.
+    pub name: String,
+    /// Status wire name.
+    pub status: String,
+    /// Source wire name.
+    pub source: String,
+    /// Upper-case code, unique per program.
+    pub referral_code: String,
+    /// Suspended, ms.
+    pub suspended_at: Option<i64>,
+    /// Why suspended.
+    pub suspended_reason: Option<String>,
+    /// Recruiting affiliate.
+    pub parent_affiliate_id: Option<String>,
+    /// Custom fields, JSON object.
+    pub custom_fields: String,
+    /// Payment method.
+    pub payment_method: Option<String>,
+    /// Payment details.
+    pub payment_details: Option<String>,
+    /// Clicks counted.
+    pub click_count: i64,
+    /// Customers bound.
+    pub signup_count: i64,
+    /// Conversions that earned.
+    pub conversion_count: i64,
+    /// Created, ms.
+    pub created_at: i64,
+    /// Updated, ms.
+    pub updated_at: i64,
+}
+
+/// Inserts an affiliate.
+pub fn insert(c: &mut DbConn, row: &AffiliateRow) -> QueryResult<()> {
+    diesel::insert_into(affiliates::table)
+        .values(row)
+        .execute(c)
+        .map(|_| ())
+}
+
+/// Writes every column back.
+pub fn update(c: &mut DbConn, row: &AffiliateRow) -> QueryResult<()> {
+    diesel::update(affiliates::table.find(&row.id))
+        .set(row)
+        .execute(c)
+        .map(|_| ())
+}
+
+/// An affiliate of the program.
+pub fn find(c: &mut DbConn, program_id: &str, id: &str) -> QueryResult<Option<AffiliateRow>> {
+    affiliates::table
+        .find(id)
+        .filter(affiliates::program_id.eq(program_id))
+        .first(c)
+        .optional()
+}
+
+/// An affiliate of the program by referral code (upper-case).
+pub fn find_by_code(
+    c: &mut DbConn,
+    program_id: &str,
+    code: &str,
+) -> QueryResult<Option<AffiliateRow>> {
+    affiliates::table
+        .filter(affiliates::program_id.eq(program_id))
+        .filter(affiliates::referral_code.eq(code))
+        .first(c)
+        .optional()
+}
+
+/// An affiliate of the program by email (lower-case).
+pub fn find_by_email(
+    c: &mut DbConn,
+    program_id: &str,
+    email: &str,
+) -> QueryResult<Option<AffiliateRow>> {
+    affiliates::table
+        .filter(affiliates::program_id.eq(program_id))
+        .filter(affiliates::email.eq(email))
+        .first(c)
+        .optional()
+}
+
+/// Whether a referral code is taken in the program.
+pub fn code_taken(c: &mut DbConn, program_id: &str, code: &str) -> QueryResult<bool> {
+    find_by_code(c, program_id, code).map(|r| r.is_some())
+}
+
+/// Filters of a list.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    /// Status wire name.
+    pub status: Option<String>,
+    /// Exact (lower-case) email.
+    pub email: Option<String>,
+}
+
+/// A page of the program's affiliates, newest first, and the total matching.
+pub fn list(
+    c: &mut DbConn,
+    program_id: &str,
+    f: &Filter,
+    limit: u32,
+    offset: u64,
+) -> QueryResult<(Vec<AffiliateRow>, i64)> {
+    let build = || {
+        let mut q = affiliates::table
+            .filter(affiliates::program_id.eq(program_id.to_string()))
+            .into_boxed();
+        if let Some(s) = &f.status {
+            q = q.filter(affiliates::status.eq(s.clone()));
+        }
+        if let Some(e) = &f.email {
+            q = q.filter(affiliates::email.eq(e.clone()));
+        }
+        q
+    };
+    let total: i64 = build().count().get_result(c)?;
+    let rows = build()
+        .order((affiliates::created_at.desc(), affiliates::id.desc()))
+        .limit(i64::from(limit))
+        .offset(offset as i64)
+        .load(c)?;
+    Ok((rows, total))
+}
+
+/// Sums of an affiliate's commissions by status, in one currency: (status, minor units).
+pub fn earnings(
+    c: &mut DbConn,
+    ids: &[String],
+    currency: &str,
+) -> QueryResult<Vec<(String, String, i64)>> {
+    commissions::table
+        .filter(commissions::affiliate_id.eq_any(ids))
+        .filter(commissions::currency.eq(currency))
+        .group_by((commissions::affiliate_id, commissions::status))
+        .select((
+            commissions::affiliate_id,
+            commissions::status,
+            sql::<BigInt>("CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT)"),
+        ))
+        .load(c)
+}
+
+/// Adds to an affiliate's counters.
+pub fn bump_counters(
+    c: &mut DbConn,
+    id: &str,
+    clicks: i64,
+    signups: i64,
+    conversions: i64,
+) -> QueryResult<()> {
+    diesel::update(affiliates::table.find(id))
+        .set((
+            affiliates::click_count.eq(affiliates::click_count + clicks),
+            affiliates::signup_count.eq(affiliates::signup_count + signups),
+            affiliates::conversion_count.eq(affiliates::conversion_count + conversions),
+        ))
+        .execute(c)
+        .map(|_| ())
+}

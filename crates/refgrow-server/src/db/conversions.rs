@@ -1,0 +1,102 @@
+//! The `conversions` table.
+
+use diesel::prelude::*;
+
+use super::schema::conversions;
+use super::DbConn;
+
+/// A stored conversion (a sale or a transaction).
+#[derive(Debug, Clone, Queryable, Insertable, AsChangeset, Identifiable)]
+#[diesel(table_name = conversions, treat_none_as_null = true)]
+pub struct ConversionRow {
+    /// `conv_…`.
+    pub id: String,
+    /// Its program.
+    pub program_id: String,
+    /// The referring affiliate.
+    pub affiliate_id: String,
+    /// The customer, when known.
+    pub customer_id: Option<String>,
+    /// The order id / transaction key, unique per program.
+    pub order_id: Option<String>,
+    /// SHA-256 of the request that created it (replays must match).
+    pub request_hash: String,
+    /// The sale, minor units.
+    pub amount_minor: i64,
+    /// The sale currency.
+    pub currency: String,
+    /// Refunded so far, minor units.
+    pub refunded_minor: i64,
+    /// Status wire name.
+    pub status: String,
+    /// The product that priced it.
+    pub product_id: Option<String>,
+    /// Created, ms.
+    pub created_at: i64,
+    /// Updated, ms.
+    pub updated_at: i64,
+}
+
+/// Inserts a conversion.
+pub fn insert(c: &mut DbConn, row: &ConversionRow) -> QueryResult<()> {
+    diesel::insert_into(conversions::table)
+        .values(row)
+        .execute(c)
+        .map(|_| ())
+}
+
+/// Writes every column back.
+pub fn update(c: &mut DbConn, row: &ConversionRow) -> QueryResult<()> {
+    diesel::update(conversions::table.find(&row.id))
+        .set(row)
+        .execute(c)
+        .map(|_| ())
+}
+
+/// A conversion of the program.
+pub fn find(c: &mut DbConn, program_id: &str, id: &str) -> QueryResult<Option<ConversionRow>> {
+    conversions::table
+        .find(id)
+        .filter(conversions::program_id.eq(program_id))
+        .first(c)
+        .optional()
+}
+
+/// A conversion of the program by order id / transaction key.
+pub fn find_by_order(
+    c: &mut DbConn,
+    program_id: &str,
+    order_id: &str,
+) -> QueryResult<Option<ConversionRow>> {
+    conversions::table
+        .filter(conversions::program_id.eq(program_id))
+        .filter(conversions::order_id.eq(order_id))
+        .first(c)
+        .optional()
+}
+
+/// A page of the program's conversions, newest first, and the total.
+pub fn list(
+    c: &mut DbConn,
+    program_id: &str,
+    affiliate_id: Option<&str>,
+    limit: u32,
+    offset: u64,
+) -> QueryResult<(Vec<ConversionRow>, i64)> {
+    let build = || {
+        let mut q = conversions::table
+            .filter(conversions::program_id.eq(program_id.to_string()))
+            .into_boxed();
+        if let Some(a) = affiliate_id {
+            q = q.filter(conversions::affiliate_id.eq(a.to_string()));
+        }
+        q
+    };
+    let total = build().count().get_result(c)?;
+    let rows = build()
+        .order((conversions::created_at.desc(), conversions::id.desc()))
+        .limit(i64::from(limit))
+        .offset(offset as i64)
+        .load(c)?;
+    Ok((rows, total))
+}

@@ -1,0 +1,349 @@
+//! Storage: one diesel code path over SQLite and PostgreSQL.
+//!
+//! [`DbConn`] is a diesel `MultiConnection` over both backends. [`Db`] holds the pools: on
+//! SQLite a single writer connection (one writer beats a pool of writers that only wait on
+//! each other's locks) and a few readers, in WAL mode; on PostgreSQL one pool serves both.
+//! Queries are plain functions taking `&mut DbConn`, one module per table, so they compose
+//! inside `conn.transaction(|c| …)`. Blocking calls run on actix's blocking thread pool.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::ApiError;
+
+/// A connection to either backend; every query in the crate is written against it.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    /// PostgreSQL.
+    Pg(PgConnection),
+    /// SQLite.
+    Sqlite(SqliteConnection),
+}
+
+/// Which database a `DATABASE_URL` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// The SQLite migrations, embedded in the binary.
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+/// The PostgreSQL migrations, embedded in the binary.
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations =
+    embed_migrations!("../../migrations/postgres");
+
+/// A database URL that was understood: the backend and what to hand its driver.
+#[derive(Debug, Clone)]
+pub struct DbTarget {
+    /// The backend.
+    pub backend: Backend,
+    /// For SQLite a file path (or `:memory:`), for PostgreSQL the URL as given.
+    pub conninfo: String,
+}
+
+/// Why the database could not be used. Each message names the URL's part at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    /// The URL is not one we understand.
+    #[error("DATABASE_URL {0}")]
+    BadUrl(String),
+    /// The backend refused or could not be reached.
+    #[error("cannot connect to the {backend} database: {reason}")]
+    Connect {
+        /// "SQLite" or "PostgreSQL".
+        backend: &'static str,
+        /// The driver's message.
+        reason: String,
+    },
+    /// A migration failed.
+    #[error("migrating the database failed: {0}")]
+    Migrate(String),
+}
+
+/// Parses `DATABASE_URL`: `sqlite://FILE`, `sqlite:FILE`, a bare `*.db` path, or
+/// `postgres://…`/`postgresql://…`.
+pub fn parse_database_url(url: &str) -> Result<DbTarget, DbSetupError> {
+    let url = url.trim();
+    if url.is_empty() {
+        return Err(DbSetupError::BadUrl("is empty".into()));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let lower = url.to_ascii_lowercase();
+        for mode in ["sslmode=require", "sslmode=verify-ca", "sslmode=verify-full"] {
+            if lower.contains(mode) {
+                return Err(DbSetupError::BadUrl(format!(
+                    "asks for {mode}, but this build's libpq has no TLS (pq-sys \
+                     bundled_without_openssl). Reach PostgreSQL over a trusted network or a \
+                     local TLS tunnel (stunnel, pgbouncer, a cloud SQL proxy) and drop sslmode; \
+                     see README.md, 'PostgreSQL and TLS'"
+                )));
+            }
+        }
+        return Ok(DbTarget {
+            backend: Backend::Postgres,
+            conninfo: url.to_string(),
+        });
+    }
+    let path = if let Some(p) = url.strip_prefix("sqlite://") {
+        p
+    } else if let Some(p) = url.strip_prefix("sqlite:") {
+        p
+    } else if url.contains("://") {
+        let scheme = url.split("://").next().unwrap_or_default();
+        return Err(DbSetupError::BadUrl(format!(
+            "has the scheme '{scheme}', which is not supported: use sqlite://FILE or \
+             postgres://USER@HOST/DB"
+        )));
+    } else {
+        url
+    };
+    if path.is_empty() {
+        return Err(DbSetupError::BadUrl(
+            "names no SQLite file: use sqlite://refgrow.db".into(),
+        ));
+    }
+    Ok(DbTarget {
+        backend: Backend::Sqlite,
+        conninfo: path.to_string(),
+    })
+}
+
+/// Opens connections for r2d2, backend chosen once from the URL, with clear errors.
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    target: DbTarget,
+}
+
+/// Per-connection SQLite settings: wait for locks instead of failing, then the rest.
+const SQLITE_CONNECTION_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; \
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -20000; \
+     PRAGMA temp_store = MEMORY;";
+
+impl ConnectionManager {
+    /// A manager for the target.
+    pub fn new(target: DbTarget) -> Self {
+        ConnectionManager { target }
+    }
+
+    fn open(&self) -> Result<DbConn, DbSetupError> {
+        match self.target.backend {
+            Backend::Sqlite => {
+                let mut c = SqliteConnection::establish(&self.target.conninfo).map_err(|e| {
+                    DbSetupError::Connect {
+                        backend: "SQLite",
+                        reason: format!("{} ({})", e, self.target.conninfo),
+                    }
+                })?;
+                c.batch_execute(SQLITE_CONNECTION_PRAGMAS)
+                    .map_err(|e| DbSetupError::Connect {
+                        backend: "SQLite",
+                        reason: e.to_string(),
+                    })?;
+                Ok(DbConn::Sqlite(c))
+            }
+            Backend::Postgres => {
+                let c = PgConnection::establish(&self.target.conninfo).map_err(|e| {
+                    DbSetupError::Connect {
+                        backend: "PostgreSQL",
+                        reason: e.to_string().trim().to_string(),
+                    }
+                })?;
+                Ok(DbConn::Pg(c))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConn;
+    type Error = DbSetupError;
+
+    fn connect(&self) -> Result<DbConn, DbSetupError> {
+        self.open()
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), DbSetupError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(|e| DbSetupError::Connect {
+                backend: "database",
+                reason: e.to_string(),
+            })
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// An r2d2 pool of [`DbConn`].
+pub type Pool = r2d2::Pool<ConnectionManager>;
+
+/// The pools, and which backend is behind them.
+#[derive(Clone)]
+pub struct Db {
+    /// The backend.
+    pub backend: Backend,
+    read: Pool,
+    write: Pool,
+}
+
+impl Db {
+    /// Connects, prepares SQLite (WAL) and runs pending migrations.
+    pub fn connect(url: &str) -> Result<Db, DbSetupError> {
+        let target = parse_database_url(url)?;
+        let manager = ConnectionManager::new(target.clone());
+        // Fail fast with the driver's own message (wrong password, no such host, ...).
+        let mut first = manager.open()?;
+        if let DbConn::Sqlite(c) = &mut first {
+            // WAL is a property of the file: set it once, after busy_timeout.
+            c.batch_execute("PRAGMA journal_mode = WAL;")
+                .map_err(|e| DbSetupError::Connect {
+                    backend: "SQLite",
+                    reason: e.to_string(),
+                })?;
+        }
+        run_migrations(&mut first)?;
+        drop(first);
+        let build = |size: u32| {
+            r2d2::Pool::builder()
+                .max_size(size)
+                .min_idle(Some(1))
+                .connection_timeout(Duration::from_secs(10))
+                .build(manager.clone())
+                .map_err(|e| DbSetupError::Connect {
+                    backend: match target.backend {
+                        Backend::Sqlite => "SQLite",
+                        Backend::Postgres => "PostgreSQL",
+                    },
+                    reason: e.to_string(),
+                })
+        };
+        let (read, write) = match target.backend {
+            Backend::Sqlite => (build(4)?, build(1)?),
+            Backend::Postgres => {
+                let p = build(12)?;
+                (p.clone(), p)
+            }
+        };
+        Ok(Db {
+            backend: target.backend,
+            read,
+            write,
+        })
+    }
+
+    /// Runs `f` on a reading connection, off the async threads.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.read.clone();
+        run_blocking(pool, f).await
+    }
+
+    /// Runs `f` on the writing connection, off the async threads. `f` opens its own
+    /// transaction when it writes more than one row.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.write.clone();
+        run_blocking(pool, f).await
+    }
+
+    /// A writing connection for synchronous callers (the CLI, jobs already off the runtime).
+    pub fn write_conn(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, ApiError> {
+        self.write.get().map_err(ApiError::unavailable)
+    }
+
+    /// Pool figures for `/metrics`: (connections, idle) of the reading and writing pools.
+    pub fn pool_state(&self) -> [(u32, u32); 2] {
+        let r = self.read.state();
+        let w = self.write.state();
+        [(r.connections, r.idle_connections), (w.connections, w.idle_connections)]
+    }
+}
+
+async fn run_blocking<T, F>(pool: Pool, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    actix_web::web::block(move || {
+        let mut conn = pool.get().map_err(ApiError::unavailable)?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("blocking task failed: {e}")))?
+}
+
+/// Runs the pending migrations of the connection's backend. On PostgreSQL an advisory lock
+/// keeps replicas that start together from migrating at the same time.
+pub fn run_migrations(conn: &mut DbConn) -> Result<(), DbSetupError> {
+    match conn {
+        DbConn::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|_| ())
+            .map_err(|e| DbSetupError::Migrate(e.to_string())),
+        DbConn::Pg(c) => {
+            c.batch_execute("SELECT pg_advisory_lock(727100)")
+                .map_err(|e| DbSetupError::Migrate(e.to_string()))?;
+            let result = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|_| ())
+                .map_err(|e| DbSetupError::Migrate(e.to_string()));
+            let _ = c.batch_execute("SELECT pg_advisory_unlock(727100)");
+            result
+        }
+    }
+}
+
+/// Whether a diesel error is a unique-constraint violation (a duplicate).
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_backend() {
+        assert_eq!(parse_database_url("sqlite://refgrow.db").unwrap().backend, Backend::Sqlite);
+        assert_eq!(parse_database_url("sqlite://refgrow.db").unwrap().conninfo, "refgrow.db");
+        assert_eq!(parse_database_url("data/x.db").unwrap().backend, Backend::Sqlite);
+        assert_eq!(
+            parse_database_url("postgres://u@localhost/db").unwrap().backend,
+            Backend::Postgres
+        );
+        let e = parse_database_url("mysql://x").unwrap_err().to_string();
+        assert!(e.contains("'mysql'"), "{e}");
+        let e = parse_database_url("postgres://h/db?sslmode=require").unwrap_err().to_string();
+        assert!(e.contains("TLS"), "{e}");
+        assert!(parse_database_url("").is_err());
+    }
+}
+
+pub mod affiliates;
+pub mod api_keys;
+pub mod programs;
+pub mod rollups;
+pub mod commissions;
+pub mod conversions;
+pub mod customers;
+pub mod idempotency;

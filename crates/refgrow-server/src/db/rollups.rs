@@ -1,0 +1,214 @@
+//! The `daily_stats` table: per affiliate, per UTC day, per currency, kept current by every
+//! write that changes a count or an amount. Stats endpoints read only this.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+
+use super::schema::daily_stats as ds;
+use super::DbConn;
+use crate::clicks::ClickRow;
+use crate::clock::DAY_MS;
+
+/// Changes to one rollup row.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Delta {
+    /// Clicks.
+    pub clicks: i64,
+    /// Signups.
+    pub signups: i64,
+    /// Conversions.
+    pub conversions: i64,
+    /// Sales.
+    pub revenue: i64,
+    /// Refunds.
+    pub refunded: i64,
+    /// Commission money by status.
+    pub pending: i64,
+    /// Approved.
+    pub approved: i64,
+    /// Paid.
+    pub paid: i64,
+    /// Reversed or rejected.
+    pub reversed: i64,
+}
+
+impl Delta {
+    /// Commission money of `minor` under a status (rejected counts as reversed).
+    pub fn status(status: &str, minor: i64) -> Delta {
+        let mut d = Delta::default();
+        match status {
+            "pending" => d.pending = minor,
+            "approved" => d.approved = minor,
+            "paid" => d.paid = minor,
+            _ => d.reversed = minor,
+        }
+        d
+    }
+
+    /// The sum of two deltas.
+    pub fn plus(self, o: Delta) -> Delta {
+        Delta {
+            clicks: self.clicks + o.clicks,
+            signups: self.signups + o.signups,
+            conversions: self.conversions + o.conversions,
+            revenue: self.revenue + o.revenue,
+            refunded: self.refunded + o.refunded,
+            pending: self.pending + o.pending,
+            approved: self.approved + o.approved,
+            paid: self.paid + o.paid,
+            reversed: self.reversed + o.reversed,
+        }
+    }
+}
+
+/// The UTC day number of a timestamp in ms.
+pub fn day_of(ms: i64) -> i64 {
+    ms.div_euclid(DAY_MS)
+}
+
+/// Adds a delta to a rollup row, creating it when missing (update first, then insert; a
+/// concurrent insert from another replica is caught and the update retried).
+pub fn add(
+    c: &mut DbConn,
+    program_id: &str,
+    affiliate_id: &str,
+    at_ms: i64,
+    currency: &str,
+    d: Delta,
+) -> QueryResult<()> {
+    let day = day_of(at_ms);
+    for _ in 0..3 {
+        let key = ds::table
+            .filter(ds::program_id.eq(program_id))
+            .filter(ds::affiliate_id.eq(affiliate_id))
+            .filter(ds::day.eq(day))
+            .filter(ds::currency.eq(currency));
+        let n = diesel::update(key)
+            .set((
+                ds::clicks.eq(ds::clicks + d.clicks),
+                ds::signups.eq(ds::signups + d.signups),
+                ds::conversions.eq(ds::conversions + d.conversions),
+                ds::revenue_minor.eq(ds::revenue_minor + d.revenue),
+                ds::refunded_minor.eq(ds::refunded_minor + d.refunded),
+                ds::pending_minor.eq(ds::pending_minor + d.pending),
+                ds::approved_minor.eq(ds::approved_minor + d.approved),
+                ds::paid_minor.eq(ds::paid_minor + d.paid),
+                ds::reversed_minor.eq(ds::reversed_minor + d.reversed),
+            ))
+            .execute(c)?;
+        if n > 0 {
+            return Ok(());
+        }
+        let inserted = c.transaction(|c| {
+            diesel::insert_into(ds::table)
+                .values((
+                    ds::program_id.eq(program_id),
+                    ds::affiliate_id.eq(affiliate_id),
+                    ds::day.eq(day),
+                    ds::currency.eq(currency),
+                    ds::clicks.eq(d.clicks),
+                    ds::signups.eq(d.signups),
+                    ds::conversions.eq(d.conversions),
+                    ds::revenue_minor.eq(d.revenue),
+                    ds::refunded_minor.eq(d.refunded),
+                    ds::pending_minor.eq(d.pending),
+                    ds::approved_minor.eq(d.approved),
+                    ds::paid_minor.eq(d.paid),
+                    ds::reversed_minor.eq(d.reversed),
+                ))
+                .execute(c)
+        });
+        match inserted {
+            Ok(_) => return Ok(()),
+            Err(e) if super::is_unique_violation(&e) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(diesel::result::Error::RollbackTransaction)
+}
+
+/// Adds a batch of clicks, one row update per affiliate and day.
+pub fn add_clicks(c: &mut DbConn, batch: &[ClickRow]) -> QueryResult<()> {
+    let mut groups: HashMap<(&str, &str, i64), i64> = HashMap::new();
+    for click in batch {
+        *groups
+            .entry((
+                click.program_id.as_str(),
+                click.affiliate_id.as_str(),
+                day_of(click.created_at),
+            ))
+            .or_default() += 1;
+    }
+    for ((program, affiliate, day), n) in groups {
+        add(
+            c,
+            program,
+            affiliate,
+            day * DAY_MS,
+            "",
+            Delta {
+                clicks: n,
+                ..Delta::default()
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// One row of rollups as read back: (day, currency, delta).
+pub type RollupRow = (i64, String, Delta);
+
+/// Rollups of one affiliate (or the whole program when `affiliate_id` is None) between two
+/// days, inclusive.
+pub fn range(
+    c: &mut DbConn,
+    program_id: &str,
+    affiliate_id: Option<&str>,
+    from_day: i64,
+    to_day: i64,
+) -> QueryResult<Vec<RollupRow>> {
+    type Row = (i64, String, i64, i64, i64, i64, i64, i64, i64, i64, i64);
+    let mut q = ds::table
+        .filter(ds::program_id.eq(program_id.to_string()))
+        .filter(ds::day.ge(from_day))
+        .filter(ds::day.le(to_day))
+        .select((
+            ds::day,
+            ds::currency,
+            ds::clicks,
+            ds::signups,
+            ds::conversions,
+            ds::revenue_minor,
+            ds::refunded_minor,
+            ds::pending_minor,
+            ds::approved_minor,
+            ds::paid_minor,
+            ds::reversed_minor,
+        ))
+        .into_boxed();
+    if let Some(a) = affiliate_id {
+        q = q.filter(ds::affiliate_id.eq(a.to_string()));
+    }
+    let rows: Vec<Row> = q.load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.0,
+                r.1,
+                Delta {
+                    clicks: r.2,
+                    signups: r.3,
+                    conversions: r.4,
+                    revenue: r.5,
+                    refunded: r.6,
+                    pending: r.7,
+                    approved: r.8,
+                    paid: r.9,
+                    reversed: r.10,
+                },
+            )
+        })
+        .collect())
+}

@@ -1,0 +1,21 @@
+//! Refgrow server: the HTTP API, storage on SQLite or PostgreSQL, background jobs and the
+//! command line. `main.rs` is a thin shell over [`cli`]; tests start the real server with
+//! [`app::start`] on a random port.
+//!
+//! Layers (data flows one way): `routes` (parse, authorize, render) → `services` (one
+//! transaction per use case) → `db` (diesel queries, one module per table). The commission
+//! math and all wire types live in `refgrow-types`.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod clicks;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod idgen;
+pub mod routes;
+pub mod services;
+pub mod state;

@@ -1,0 +1,52 @@
+//! The `refgrow-server` binary.
+
+use clap::Parser;
+use refgrow_server::cli::{run_admin, Cli, Command};
+use refgrow_server::clock::Clock;
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    match cli.command {
+        None | Some(Command::Serve) => std::process::exit(serve(cli.config)),
+        Some(cmd) => std::process::exit(run_admin(&cli.config, cmd)),
+    }
+}
+
+fn serve(config: refgrow_server::config::Config) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    runtime.block_on(async move {
+        let running = match refgrow_server::app::start(config, Clock::system()) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 1;
+            }
+        };
+        log::info!(
+            "refgrow listening on http://{} ({:?})",
+            running.addr,
+            running.state.db.backend
+        );
+        let result = running.server.await;
+        // Graceful stop: in-flight requests have finished; write the clicks still buffered.
+        match running.state.clicks.flush(&running.state.db).await {
+            Ok(n) if n > 0 => log::info!("flushed {n} buffered clicks"),
+            Ok(_) => {}
+            Err(e) => log::error!("could not flush buffered clicks: {e}"),
+        }
+        match result {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        }
+    })
+}

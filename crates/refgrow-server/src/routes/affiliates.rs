@@ -1,0 +1,159 @@
+//! `/v1/affiliates`: enrol, list, fetch (by id or code) and change affiliates.
+
+use actix_web::{web, HttpResponse};
+use diesel::Connection;
+use refgrow_types::api::{
+    normalize_referral_code, AffiliateList, AffiliateResponse, AffiliateSource, AffiliateStatus,
+    CreateAffiliate, Email, UpdateAffiliate,
+};
+use refgrow_types::AffiliateId;
+use serde::Deserialize;
+
+use super::{created, ok};
+use crate::auth::Auth;
+use crate::db::affiliates::{self as store, Filter};
+use crate::error::ApiError;
+use crate::extract::{page, path_id, ApiJson, ApiQuery};
+use crate::services::{affiliates, program};
+use crate::state::AppState;
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/affiliates", web::post().to(create))
+        .route("/affiliates", web::get().to(list))
+        .route("/affiliates/by-code/{code}", web::get().to(get_by_code))
+        .route("/affiliates/{id}", web::get().to(get))
+        .route("/affiliates/{id}", web::patch().to(patch));
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<CreateAffiliate>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let now = state.clock.now_ms();
+    let base = state.config.public_base();
+    let affiliate = state
+        .db
+        .write(move |c| {
+            c.transaction(|c| {
+                let prog = program::load(c, &auth.program_id)?;
+                let row = affiliates::create(c, &prog, body, AffiliateSource::Api, now)?;
+                crate::services::events::affiliate_changed(c, &prog, &row, "affiliate.created", &base, now)?;
+                Ok(affiliates::to_dto(&row, &prog, Default::default(), &base))
+            })
+        })
+        .await?;
+    Ok(created(AffiliateResponse { affiliate }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<u32>,
+    offset: Option<u64>,
+    status: Option<AffiliateStatus>,
+    email: Option<String>,
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (limit, offset) = page(q.limit, q.offset)?;
+    let email = match q.email {
+        Some(e) => Some(
+            Email::parse(&e)
+                .ok_or_else(|| ApiError::invalid("email", "must be a valid email address"))?
+                .into_string(),
+        ),
+        None => None,
+    };
+    let filter = Filter {
+        status: q.status.map(|s| s.as_str().to_string()),
+        email,
+    };
+    let base = state.config.public_base();
+    let list = state
+        .db
+        .read(move |c| {
+            let prog = program::load(c, &auth.program_id)?;
+            let (rows, total) = store::list(c, &auth.program_id, &filter, limit, offset)?;
+            Ok(AffiliateList {
+                affiliates: affiliates::to_dtos(c, &rows, &prog, &base)?,
+                total,
+                limit,
+                offset,
+            })
+        })
+        .await?;
+    Ok(ok(list))
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id, "id", AffiliateId::parse)?;
+    let base = state.config.public_base();
+    let affiliate = state
+        .db
+        .read(move |c| {
+            let prog = program::load(c, &auth.program_id)?;
+            let row = affiliates::load(c, &auth.program_id, id.as_str())?;
+            let mut v = affiliates::to_dtos(c, std::slice::from_ref(&row), &prog, &base)?;
+            v.pop().ok_or_else(|| ApiError::internal("affiliate vanished"))
+        })
+        .await?;
+    Ok(ok(AffiliateResponse { affiliate }))
+}
+
+async fn get_by_code(
+    state: web::Data<AppState>,
+    auth: Auth,
+    code: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let code = normalize_referral_code(&code)
+        .ok_or_else(|| ApiError::invalid("referralCode", refgrow_types::api::REFERRAL_CODE_ISSUE))?;
+    let base = state.config.public_base();
+    let affiliate = state
+        .db
+        .read(move |c| {
+            let prog = program::load(c, &auth.program_id)?;
+            let row = store::find_by_code(c, &auth.program_id, &code)?
+                .ok_or_else(|| ApiError::not_found("affiliate"))?;
+            let mut v = affiliates::to_dtos(c, std::slice::from_ref(&row), &prog, &base)?;
+            v.pop().ok_or_else(|| ApiError::internal("affiliate vanished"))
+        })
+        .await?;
+    Ok(ok(AffiliateResponse { affiliate }))
+}
+
+async fn patch(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    ApiJson(body): ApiJson<UpdateAffiliate>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let id = path_id(&id, "id", AffiliateId::parse)?;
+    let now = state.clock.now_ms();
+    let base = state.config.public_base();
+    let affiliate = state
+        .db
+        .write(move |c| {
+            c.transaction(|c| {
+                let prog = program::load(c, &auth.program_id)?;
+                let (row, _status_changed) = affiliates::update(c, &auth.program_id, id.as_str(), body, now)?;
+                crate::services::events::affiliate_changed(c, &prog, &row, "affiliate.updated", &base, now)?;
+                let mut v = affiliates::to_dtos(c, std::slice::from_ref(&row), &prog, &base)?;
+                v.pop().ok_or_else(|| ApiError::internal("affiliate vanished"))
+            })
+        })
+        .await?;
+    state.clicks.invalidate_codes();
+    Ok(ok(AffiliateResponse { affiliate }))
+}

@@ -1,0 +1,30 @@
+//! HTTP handlers, one module per resource: parse, authorize, call a service, render.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use refgrow_types::error::Envelope;
+use serde::Serialize;
+
+pub mod affiliates;
+pub mod health;
+pub mod program;
+
+/// `200 {"success": true, "data": …}`.
+pub fn ok<T: Serialize>(data: T) -> HttpResponse {
+    HttpResponse::Ok().json(Envelope::ok(data))
+}
+
+/// `201 {"success": true, "data": …}`.
+pub fn created<T: Serialize>(data: T) -> HttpResponse {
+    HttpResponse::build(StatusCode::CREATED).json(Envelope::ok(data))
+}
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    health::configure(cfg);
+    cfg.service(
+        web::scope("/v1")
+            .configure(program::configure)
+            .configure(affiliates::configure),
+    );
+}

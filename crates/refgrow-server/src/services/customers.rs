@@ -1,0 +1,184 @@
+//! Customers: binding a signup to the affiliate who referred it, inside the window.
+
+use refgrow_types::api::{Attribution, CreateCustomer, Customer};
+use refgrow_types::{AffiliateId, ClickId, CustomerId};
+
+use crate::clock::{ms_to_datetime, opt_ms, DAY_MS};
+use crate::db::affiliates::{self, AffiliateRow};
+use crate::db::customers::{self as store, CustomerRow};
+use crate::db::programs::ProgramRow;
+use crate::db::rollups::{self, Delta};
+use crate::db::schema::clicks;
+use crate::db::{is_unique_violation, DbConn};
+use crate::error::ApiError;
+use crate::extract::check_len;
+use crate::idgen::new_id;
+use crate::services::{events, program};
+
+/// The API view of a customer.
+pub fn to_dto(row: &CustomerRow) -> Customer {
+    Customer {
+        id: CustomerId::from_trusted(row.id.clone()),
+        key: row.customer_key.clone(),
+        email: row.email.clone(),
+        name: row.name.clone(),
+        affiliate_id: row.affiliate_id.clone().map(AffiliateId::from_trusted),
+        click_id: row.click_id.clone().map(ClickId::from_trusted),
+        attributed: row.affiliate_id.is_some(),
+        first_payment_at: opt_ms(row.first_payment_at),
+        created_at: ms_to_datetime(row.created_at),
+    }
+}
+
+/// A click of the program: (affiliate id, created at).
+pub fn find_click(c: &mut DbConn, program_id: &str, click_id: &str) -> Result<Option<(String, i64)>, ApiError> {
+    use diesel::prelude::*;
+    Ok(clicks::table
+        .find(click_id)
+        .filter(clicks::program_id.eq(program_id))
+        .select((clicks::affiliate_id, clicks::created_at))
+        .first(c)
+        .optional()?)
+}
+
+/// Whether a click at `at` is still inside the program's window at `now`.
+pub fn in_window(prog: &ProgramRow, at: i64, now: i64) -> bool {
+    now - at <= i64::from(prog.cookie_days.max(0)) * DAY_MS
+}
+
+/// Refuses a customer whose email is the affiliate's own.
+pub fn check_self_referral(aff: &AffiliateRow, email: Option<&str>) -> Result<(), ApiError> {
+    if email.is_some_and(|e| e == aff.email) {
+        return Err(ApiError::invalid(
+            "email",
+            "is the referring affiliate's own email: self-referrals are refused",
+        ));
+    }
+    Ok(())
+}
+
+/// How a signup named its referrer.
+pub enum Referral<'a> {
+    /// A click id.
+    Click(&'a str),
+    /// A referral code.
+    Code(&'a str),
+    /// An affiliate id.
+    Affiliate(&'a str),
+    /// Nothing.
+    None,
+}
+
+/// Resolves a referral to (affiliate, click id) inside the window; None when it does not
+/// attribute (unknown click or code, expired click).
+pub fn resolve(
+    c: &mut DbConn,
+    prog: &ProgramRow,
+    referral: &Referral<'_>,
+    now: i64,
+) -> Result<Option<(AffiliateRow, Option<String>)>, ApiError> {
+    match referral {
+        Referral::None => Ok(None),
+        Referral::Click(id) => {
+            let Some((aff_id, at)) = find_click(c, &prog.id, id)? else { return Ok(None) };
+            if !in_window(prog, at, now) {
+                return Ok(None);
+            }
+            Ok(affiliates::find(c, &prog.id, &aff_id)?.map(|a| (a, Some(id.to_string()))))
+        }
+        Referral::Code(code) => Ok(affiliates::find_by_code(c, &prog.id, code)?.map(|a| (a, None))),
+        Referral::Affiliate(id) => {
+            let a = affiliates::find(c, &prog.id, id)?.ok_or_else(|| ApiError::not_found("affiliate"))?;
+            Ok(Some((a, None)))
+        }
+    }
+}
+
+/// Binds (or finds) a customer. Returns (customer, created).
+pub fn bind(
+    c: &mut DbConn,
+    prog: &ProgramRow,
+    req: &CreateCustomer,
+    now: i64,
+) -> Result<(CustomerRow, bool), ApiError> {
+    check_len("key", &req.key, 1, 200)?;
+    if let Some(n) = &req.name {
+        check_len("name", n, 1, 200)?;
+    }
+    let given = [req.click_id.is_some(), req.referral_code.is_some(), req.affiliate_id.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    if given > 1 {
+        return Err(ApiError::bad_request(
+            "Give at most one of clickId, referralCode and affiliateId",
+        ));
+    }
+    let referral = if let Some(id) = &req.click_id {
+        Referral::Click(id.as_str())
+    } else if let Some(code) = &req.referral_code {
+        Referral::Code(code.as_str())
+    } else if let Some(id) = &req.affiliate_id {
+        Referral::Affiliate(id.as_str())
+    } else {
+        Referral::None
+    };
+    let email = req.email.as_ref().map(|e| e.as_str().to_string());
+    let existing = store::find_by_key(c, &prog.id, &req.key)?;
+    let resolved = resolve(c, prog, &referral, now)?;
+    if let Some((aff, _)) = &resolved {
+        check_self_referral(aff, email.as_deref().or(existing.as_ref().and_then(|e| e.email.as_deref())))?;
+    }
+    if let Some(mut row) = existing {
+        // First binding wins; under last-click attribution a newer click rebinds a customer
+        // who has not paid yet.
+        let rebind = program::attribution(prog) == Attribution::LastClick
+            && row.first_payment_at.is_none()
+            && matches!(referral, Referral::Click(_))
+            && resolved.as_ref().is_some_and(|(a, _)| Some(&a.id) != row.affiliate_id.as_ref());
+        if rebind || (row.affiliate_id.is_none() && resolved.is_some()) {
+            if let Some((aff, click)) = resolved {
+                if let Some(old) = &row.affiliate_id {
+                    affiliates::bump_counters(c, old, 0, -1, 0)?;
+                    rollups::add(c, &prog.id, old, now, "", Delta { signups: -1, ..Delta::default() })?;
+                }
+                row.affiliate_id = Some(aff.id.clone());
+                row.click_id = click;
+                store::update(c, &row)?;
+                affiliates::bump_counters(c, &aff.id, 0, 1, 0)?;
+                rollups::add(c, &prog.id, &aff.id, now, "", Delta { signups: 1, ..Delta::default() })?;
+            }
+        }
+        return Ok((row, false));
+    }
+    let row = CustomerRow {
+        id: new_id(CustomerId::PREFIX),
+        program_id: prog.id.clone(),
+        customer_key: req.key.clone(),
+        email,
+        name: req.name.clone(),
+        affiliate_id: resolved.as_ref().map(|(a, _)| a.id.clone()),
+        click_id: resolved.as_ref().and_then(|(_, c)| c.clone()),
+        stripe_customer_id: None,
+        first_payment_at: None,
+        created_at: now,
+    };
+    match c.transaction(|c| store::insert(c, &row)) {
+        Ok(()) => {}
+        Err(e) if is_unique_violation(&e) => {
+            // A concurrent request bound it first: first binding wins.
+            let row = store::find_by_key(c, &prog.id, &req.key)?
+                .ok_or_else(|| ApiError::internal("customer vanished after a conflict"))?;
+            return Ok((row, false));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if let Some(aff) = &row.affiliate_id {
+        affiliates::bump_counters(c, aff, 0, 1, 0)?;
+        rollups::add(c, &prog.id, aff, now, "", Delta { signups: 1, ..Delta::default() })?;
+    }
+    events::record(c, &prog.id, "customer.created", &serde_json::json!({"customer": to_dto(&row)}), now)?;
+    Ok((row, true))
+}
+
+use diesel::Connection;

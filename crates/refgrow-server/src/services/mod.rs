@@ -1,0 +1,8 @@
+//! Use cases, one transaction each: they check input against stored state, write, and record
+//! the events the change causes.
+
+pub mod affiliates;
+pub mod commissions;
+pub mod events;
+pub mod jobs;
+pub mod program;

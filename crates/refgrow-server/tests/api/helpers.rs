@@ -1,0 +1,213 @@
+//! The test harness: `spawn_app()` starts the real server on 127.0.0.1:0 against a fresh
+//! database (a SQLite file in a temporary directory, or a new PostgreSQL database when
+//! `REFGROW_TEST_DATABASE_URL` names a server), with a program and a key, and a `TestApp`
+//! with one helper per HTTP verb.
+
+use std::time::Duration;
+
+use diesel::{Connection, RunQueryDsl};
+use refgrow_server::app;
+use refgrow_server::clock::Clock;
+use refgrow_server::config::Config;
+use refgrow_server::state::AppState;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// A running server and a key for its program.
+pub struct TestApp {
+    pub base: String,
+    pub key: String,
+    pub program_id: String,
+    pub state: AppState,
+    pub http: reqwest::Client,
+    pub database_url: String,
+    handle: actix_web::dev::ServerHandle,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A response: status, headers and JSON body (Null when the body is not JSON).
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    /// `body.data`.
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+    /// `body.error.code`.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+    /// `body.error.details.field`.
+    pub fn field(&self) -> &str {
+        self.body["error"]["details"]["field"].as_str().unwrap_or("")
+    }
+}
+
+/// A new, empty database URL for one test.
+pub fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+    match std::env::var("REFGROW_TEST_DATABASE_URL") {
+        Ok(admin) if !admin.trim().is_empty() => {
+            let name = format!("refgrow_test_{}", refgrow_server::idgen::random_base62(12).to_lowercase());
+            let mut c = diesel::PgConnection::establish(&admin).expect("connect to the PostgreSQL test server");
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut c)
+                .expect("create a test database");
+            let mut url = url::Url::parse(&admin).expect("REFGROW_TEST_DATABASE_URL is a URL");
+            url.set_path(&name);
+            (url.to_string(), None)
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("test.db").display());
+            (url, Some(dir))
+        }
+    }
+}
+
+/// Starts a server on a fresh database.
+pub async fn spawn_app() -> TestApp {
+    let (url, dir) = fresh_database();
+    spawn_on(url, dir, Clock::system()).await
+}
+
+/// Starts a server on a given database (a restart reuses the URL).
+pub async fn spawn_on(url: String, dir: Option<tempfile::TempDir>, clock: Clock) -> TestApp {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let config = Config::for_database(&url);
+    let running = app::start(config, clock).expect("server starts");
+    let handle = running.server.handle();
+    tokio::spawn(running.server);
+    let state = running.state.clone();
+    let (program_id, key) = {
+        let mut c = state.db.write_conn().expect("connection");
+        let existing = refgrow_server::db::programs::find_by_id_or_name(&mut c, "Test program").expect("query");
+        let prog = match existing {
+            Some(p) => p,
+            None => refgrow_server::services::program::create(&mut c, "Test program", "USD", state.clock.now_ms())
+                .expect("program"),
+        };
+        let (_, key) = refgrow_server::cli::create_key(&mut c, &prog.id, Some("tests".into()), false, state.clock.now_ms())
+            .expect("key");
+        (prog.id, key)
+    };
+    TestApp {
+        base: format!("http://{}", running.addr),
+        key,
+        program_id,
+        state,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+        database_url: url,
+        handle,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// Stops the server (in-flight requests finish) and flushes buffered clicks.
+    pub async fn stop(self) -> (String, Option<tempfile::TempDir>, Clock) {
+        self.handle.stop(true).await;
+        let _ = self.state.clicks.flush(&self.state.db).await;
+        (self.database_url, self._dir, self.state.clock)
+    }
+
+    /// Stops and starts again on the same database.
+    pub async fn restart(self) -> TestApp {
+        let (url, dir, clock) = self.stop().await;
+        spawn_on(url, dir, clock).await
+    }
+
+    /// Creates a second program with its own key (for isolation tests).
+    pub fn other_program_key(&self, name: &str) -> String {
+        let mut c = self.state.db.write_conn().expect("connection");
+        let prog = refgrow_server::services::program::create(&mut c, name, "USD", self.state.clock.now_ms())
+            .expect("program");
+        refgrow_server::cli::create_key(&mut c, &prog.id, None, false, self.state.clock.now_ms())
+            .expect("key")
+            .1
+    }
+
+    /// Sends a request with this app's key.
+    pub async fn req(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Resp {
+        self.req_with(method, path, body, &self.key, &[]).await
+    }
+
+    /// Sends a request with a given key and extra headers.
+    pub async fn req_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        key: &str,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut rb = self.http.request(method, format!("{}{}", self.base, path)).bearer_auth(key);
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let res = rb.send().await.expect("request sent");
+        to_resp(res).await
+    }
+
+    /// Sends raw bytes as the body.
+    pub async fn raw(&self, method: reqwest::Method, path: &str, body: &'static [u8], content_type: &str) -> Resp {
+        let res = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(&self.key)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request sent");
+        to_resp(res).await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.req(reqwest::Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.req(reqwest::Method::POST, path, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.req(reqwest::Method::PATCH, path, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> Resp {
+        self.req(reqwest::Method::PUT, path, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.req(reqwest::Method::DELETE, path, None).await
+    }
+
+    /// Creates an active affiliate and returns its JSON.
+    pub async fn affiliate(&self, email: &str, name: &str) -> Value {
+        let r = self.post("/v1/affiliates", serde_json::json!({"email": email, "name": name})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.data()["affiliate"].clone()
+    }
+}
+
+/// Reads a reqwest response.
+pub async fn to_resp(res: reqwest::Response) -> Resp {
+    let status = res.status();
+    let headers = res.headers().clone();
+    let text = res.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp {
+        status,
+        headers,
+        body,
+        text,
+    }
+}

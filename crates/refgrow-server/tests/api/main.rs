@@ -1,0 +1,7 @@
+//! Integration tests: the real server on a random port against a fresh database per test.
+//! SQLite by default; set `REFGROW_TEST_DATABASE_URL=postgres://…` to run them on PostgreSQL.
+
+mod helpers;
+
+mod affiliates;
+mod foundation;

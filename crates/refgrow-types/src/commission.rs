@@ -1,0 +1,1 @@
+//! The commission rule and its math (in progress).

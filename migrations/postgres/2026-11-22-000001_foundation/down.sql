@@ -1,0 +1,13 @@
+DROP TABLE webhook_deliveries;
+DROP TABLE webhook_endpoints;
+DROP TABLE events;
+DROP TABLE daily_stats;
+DROP TABLE idempotency_keys;
+DROP TABLE refunds;
+DROP TABLE commissions;
+DROP TABLE conversions;
+DROP TABLE customers;
+DROP TABLE clicks;
+DROP TABLE affiliates;
+DROP TABLE api_keys;
+DROP TABLE programs;
