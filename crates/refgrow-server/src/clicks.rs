@@ -61,6 +61,8 @@ pub struct ResolvedCode {
     pub website_url: Option<String>,
     /// The program's attribution window.
     pub cookie_days: i32,
+    /// Whether the program keeps the first click (else the last one wins).
+    pub attribution_first_click: bool,
 }
 
 #[derive(Default)]
@@ -143,6 +145,52 @@ impl ClickBuffer {
         Ok(found)
     }
 
+    /// Where an unknown code lands: `REFGROW_FALLBACK_URL`, else the website of the only
+    /// program that has one (cached like codes).
+    pub async fn fallback_website(
+        &self,
+        db: &Db,
+        config: &crate::config::Config,
+    ) -> Result<Option<String>, ApiError> {
+        if let Some(url) = config.fallback_url.as_ref().filter(|u| !u.trim().is_empty()) {
+            return Ok(Some(url.trim().to_string()));
+        }
+        let key = (Some(String::new()), String::new());
+        if let Ok(i) = self.inner.lock() {
+            if let Some((at, hit)) = i.codes.get(&key) {
+                if at.elapsed() < CODE_TTL {
+                    return Ok(hit.as_ref().and_then(|r| r.website_url.clone()));
+                }
+            }
+        }
+        let sites: Vec<Option<String>> = db
+            .read(|c| {
+                use crate::db::schema::programs as p;
+                Ok(p::table
+                    .filter(p::website_url.is_not_null())
+                    .select(p::website_url)
+                    .limit(2)
+                    .load(c)?)
+            })
+            .await?;
+        let site = match sites.as_slice() {
+            [Some(one)] => Some(one.clone()),
+            _ => None,
+        };
+        if let Ok(mut i) = self.inner.lock() {
+            let entry = site.clone().map(|w| ResolvedCode {
+                program_id: String::new(),
+                affiliate_id: String::new(),
+                status: String::new(),
+                website_url: Some(w),
+                cookie_days: 0,
+                attribution_first_click: true,
+            });
+            i.codes.insert(key, (Instant::now(), entry));
+        }
+        Ok(site)
+    }
+
     /// Writes every waiting click now.
     pub async fn flush(&self, db: &Db) -> Result<usize, ApiError> {
         let _guard = self.flush_lock.lock().await;
@@ -182,20 +230,29 @@ fn lookup_code(
     let mut q = a::table
         .inner_join(p::table.on(p::id.eq(a::program_id)))
         .filter(a::referral_code.eq(code))
-        .select((a::program_id, a::id, a::status, p::website_url, p::cookie_days))
+        .select((
+            a::program_id,
+            a::id,
+            a::status,
+            p::website_url,
+            p::cookie_days,
+            p::attribution,
+        ))
         .order(a::created_at.asc())
         .into_boxed();
     if let Some(pid) = program_id {
         q = q.filter(a::program_id.eq(pid.to_string()));
     }
-    let row: Option<(String, String, String, Option<String>, i32)> = q.first(c).optional()?;
+    type Row = (String, String, String, Option<String>, i32, String);
+    let row: Option<Row> = q.first(c).optional()?;
     Ok(row.map(
-        |(program_id, affiliate_id, status, website_url, cookie_days)| ResolvedCode {
+        |(program_id, affiliate_id, status, website_url, cookie_days, attribution)| ResolvedCode {
             program_id,
             affiliate_id,
             status,
             website_url,
             cookie_days,
+            attribution_first_click: attribution != "last_click",
         },
     ))
 }

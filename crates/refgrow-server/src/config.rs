@@ -17,6 +17,11 @@ pub struct Config {
     #[arg(long, env = "REFGROW_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
 
+    /// Where `/r/{code}` sends visitors whose code is unknown (default: the website of the
+    /// only program that has one).
+    #[arg(long, env = "REFGROW_FALLBACK_URL", global = true)]
+    pub fallback_url: Option<String>,
+
     /// The largest request body accepted, in bytes.
     #[arg(long, env = "REFGROW_MAX_BODY_BYTES", default_value_t = 65536, global = true)]
     pub max_body_bytes: usize,
@@ -41,6 +46,7 @@ impl Config {
             database_url: url.to_string(),
             bind: "127.0.0.1:0".into(),
             public_url: None,
+            fallback_url: None,
             max_body_bytes: 65536,
             workers: 2,
             job_interval_secs: 60,

@@ -95,6 +95,27 @@ impl<T: DeserializeOwned + 'static> FromRequest for RawJson<T> {
     }
 }
 
+/// A JSON body that may be absent: an empty body is `None`, anything else must parse.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let bytes = read_body(&req, &mut payload).await?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(None));
+            }
+            parse_json(&bytes).map(|v| OptionalJson(Some(v)))
+        })
+    }
+}
+
 /// Strips serde_json's " at line L column C" tail.
 fn without_position(msg: &str) -> String {
     match msg.find(" at line ") {

@@ -88,6 +88,8 @@ CREATE TABLE conversions (
     program_id TEXT NOT NULL REFERENCES programs(id),
     affiliate_id TEXT NOT NULL,
     customer_id TEXT,
+    customer_key TEXT,
+    referral_code TEXT NOT NULL,
     order_id TEXT,
     request_hash TEXT NOT NULL,
     amount_minor BIGINT NOT NULL,
@@ -95,6 +97,7 @@ CREATE TABLE conversions (
     refunded_minor BIGINT NOT NULL DEFAULT 0,
     status TEXT NOT NULL,
     product_id TEXT,
+    no_commission_reason TEXT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     UNIQUE (program_id, order_id)

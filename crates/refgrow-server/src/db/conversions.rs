@@ -17,6 +17,10 @@ pub struct ConversionRow {
     pub affiliate_id: String,
     /// The customer, when known.
     pub customer_id: Option<String>,
+    /// The customer's key, when known.
+    pub customer_key: Option<String>,
+    /// The affiliate's code when the sale was recorded.
+    pub referral_code: String,
     /// The order id / transaction key, unique per program.
     pub order_id: Option<String>,
     /// SHA-256 of the request that created it (replays must match).
@@ -31,6 +35,8 @@ pub struct ConversionRow {
     pub status: String,
     /// The product that priced it.
     pub product_id: Option<String>,
+    /// Why it earned nothing, when it did not.
+    pub no_commission_reason: Option<String>,
     /// Created, ms.
     pub created_at: i64,
     /// Updated, ms.

@@ -18,14 +18,22 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::error::ApiError;
 
-/// A connection to either backend; every query in the crate is written against it.
-#[derive(diesel::MultiConnection)]
-pub enum DbConn {
-    /// PostgreSQL.
-    Pg(PgConnection),
-    /// SQLite.
-    Sqlite(SqliteConnection),
+mod conn {
+    // The derive generates undocumented helper items beside the enum.
+    #![allow(missing_docs)]
+    use diesel::pg::PgConnection;
+    use diesel::sqlite::SqliteConnection;
+
+    /// A connection to either backend; every query in the crate is written against it.
+    #[derive(diesel::MultiConnection)]
+    pub enum DbConn {
+        /// PostgreSQL.
+        Pg(PgConnection),
+        /// SQLite.
+        Sqlite(SqliteConnection),
+    }
 }
+pub use conn::DbConn;
 
 /// Which database a `DATABASE_URL` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

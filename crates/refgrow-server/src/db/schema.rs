@@ -92,6 +92,8 @@ diesel::table! {
         program_id -> Text,
         affiliate_id -> Text,
         customer_id -> Nullable<Text>,
+        customer_key -> Nullable<Text>,
+        referral_code -> Text,
         order_id -> Nullable<Text>,
         request_hash -> Text,
         amount_minor -> BigInt,
@@ -99,6 +101,7 @@ diesel::table! {
         refunded_minor -> BigInt,
         status -> Text,
         product_id -> Nullable<Text>,
+        no_commission_reason -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
     }

@@ -21,7 +21,7 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         .db
         .read(|c| {
             c.batch_execute("SELECT 1")
-                .map_err(|e| ApiError::unavailable(e))
+                .map_err(ApiError::unavailable)
         })
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))

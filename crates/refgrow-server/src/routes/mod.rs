@@ -6,8 +6,12 @@ use refgrow_types::error::Envelope;
 use serde::Serialize;
 
 pub mod affiliates;
+pub mod commissions;
+pub mod conversions;
+pub mod customers;
 pub mod health;
 pub mod program;
+pub mod tracking;
 
 /// `200 {"success": true, "data": …}`.
 pub fn ok<T: Serialize>(data: T) -> HttpResponse {
@@ -22,9 +26,14 @@ pub fn created<T: Serialize>(data: T) -> HttpResponse {
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
+    tracking::configure_public(cfg);
     cfg.service(
         web::scope("/v1")
             .configure(program::configure)
-            .configure(affiliates::configure),
+            .configure(affiliates::configure)
+            .configure(tracking::configure)
+            .configure(customers::configure)
+            .configure(conversions::configure)
+            .configure(commissions::configure),
     );
 }

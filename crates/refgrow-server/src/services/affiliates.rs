@@ -8,6 +8,7 @@ use refgrow_types::api::{
 };
 use refgrow_types::money::{Amount, Currency, Money};
 use refgrow_types::AffiliateId;
+use diesel::Connection;
 use rust_decimal::Decimal;
 
 use crate::clock::{ms_to_datetime, opt_ms};

@@ -162,16 +162,11 @@ pub fn set_status(
     match to {
         CommissionStatus::Approved => row.approved_at = Some(now),
         CommissionStatus::Paid => row.paid_at = Some(now),
-        CommissionStatus::Rejected => {
-            row.reversed_at = Some(now);
-            row.reason = reason.or(row.reason.take());
-        }
+        CommissionStatus::Rejected => row.reversed_at = Some(now),
         _ => {}
     }
-    if to != CommissionStatus::Rejected {
-        if let Some(r) = reason {
-            row.reason = Some(r);
-        }
+    if reason.is_some() {
+        row.reason = reason;
     }
     store::update(c, &row)?;
     rollup_move(c, &row, &before, row.amount_minor)?;
@@ -262,6 +257,7 @@ pub fn reverse(
 /// Reduces a conversion's commissions after its refunded total became `refunded_total`.
 /// Unpaid commissions shrink (to `reversed` at zero); paid ones keep their amount and get a
 /// clawback for the difference. Returns (commissions after, adjustments created).
+#[allow(clippy::too_many_arguments)]
 pub fn apply_refund(
     c: &mut DbConn,
     program_id: &str,

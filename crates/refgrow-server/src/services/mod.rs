@@ -3,6 +3,8 @@
 
 pub mod affiliates;
 pub mod commissions;
+pub mod conversions;
+pub mod customers;
 pub mod events;
 pub mod jobs;
 pub mod program;

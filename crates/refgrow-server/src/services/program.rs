@@ -27,7 +27,7 @@ pub fn create(c: &mut DbConn, name: &str, currency: &str, now: i64) -> Result<Pr
         return Err(ApiError::conflict(format!("A program named '{name}' already exists")));
     }
     let min_payout = Money::from_major(rust_decimal::Decimal::from(DEFAULT_MIN_PAYOUT_MAJOR), currency)
-        .map_err(|e| ApiError::internal(e))?;
+        .map_err(ApiError::internal)?;
     let rule = serde_json::to_string(&CommissionRule::default()).map_err(ApiError::internal)?;
     let row = ProgramRow {
         id: new_id(ProgramId::PREFIX),

@@ -98,7 +98,7 @@ async fn program_settings_round_trip_and_validate() {
     assert_eq!(p["cookieDays"], 60);
     assert_eq!(p["holdDays"], 30);
     assert_eq!(p["attribution"], "first_click");
-    assert_eq!(r.text.contains("\"minPayout\":50.00"), true, "{}", r.text);
+    assert!(r.text.contains("\"minPayout\":50.00"), "{}", r.text);
     assert_eq!(p["autoApproveAffiliates"], true);
     assert_eq!(p["commission"]["type"], "percentage");
 

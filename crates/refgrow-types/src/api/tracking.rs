@@ -218,6 +218,10 @@ pub struct Conversion {
     pub refunded_amount: Amount,
     /// Completed, partially refunded or refunded.
     pub status: ConversionStatus,
+    /// Why the sale earned nothing, when it did not: `affiliate_pending`,
+    /// `affiliate_suspended`, `affiliate_blocked`, `outside_recurring_window` or `zero_amount`.
+    #[serde(default)]
+    pub no_commission_reason: Option<String>,
     /// When recorded.
     pub timestamp: DateTime<Utc>,
 }
@@ -265,4 +269,17 @@ pub struct TransactionResult {
 pub struct ConversionResponse {
     /// The conversion.
     pub conversion: Conversion,
+}
+
+/// A page of conversions (`GET /v1/conversions`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversionList {
+    /// The items, newest first.
+    pub conversions: Vec<Conversion>,
+    /// How many match in all.
+    pub total: i64,
+    /// The page size used.
+    pub limit: u32,
+    /// How many were skipped.
+    pub offset: u64,
 }

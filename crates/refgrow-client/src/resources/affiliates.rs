@@ -1,0 +1,162 @@
+//! `/v1/affiliates`.
+
+use futures_util::Stream;
+use refgrow_types::api::{
+    Affiliate, AffiliateList, AffiliateResponse, AffiliateStatus, CreateAffiliate, UpdateAffiliate,
+};
+use refgrow_types::AffiliateId;
+use reqwest::Method;
+
+use crate::client::Call;
+use crate::pagination::{paginate, Page};
+use crate::Error;
+
+resource_handle!(
+    /// `/v1/affiliates`: enrol, list, fetch and change affiliates. Get one with
+    /// [`Client::affiliates`](crate::Client::affiliates).
+    AffiliatesApi
+);
+
+/// Filters and paging of `GET /v1/affiliates`. Unset fields are not sent (the server's
+/// defaults apply: `limit` 20, `offset` 0).
+///
+/// ```
+/// use refgrow_client::ListAffiliates;
+/// use refgrow_client::api::AffiliateStatus;
+///
+/// let active = ListAffiliates { status: Some(AffiliateStatus::Active), limit: Some(100), ..Default::default() };
+/// # let _ = active;
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListAffiliates {
+    /// Only affiliates with this status.
+    pub status: Option<AffiliateStatus>,
+    /// Only the affiliate with this email (compared case-insensitively).
+    pub email: Option<String>,
+    /// Page size, 1..=100.
+    pub limit: Option<u32>,
+    /// How many to skip.
+    pub offset: Option<u64>,
+}
+
+impl ListAffiliates {
+    fn query(&self) -> Vec<(&'static str, String)> {
+        let mut q = Vec::new();
+        if let Some(s) = self.status {
+            q.push(("status", s.as_str().to_string()));
+        }
+        if let Some(e) = &self.email {
+            q.push(("email", e.clone()));
+        }
+        if let Some(l) = self.limit {
+            q.push(("limit", l.to_string()));
+        }
+        if let Some(o) = self.offset {
+            q.push(("offset", o.to_string()));
+        }
+        q
+    }
+}
+
+impl AffiliatesApi<'_> {
+    /// `POST /v1/affiliates`: enrols an affiliate. A referral code is generated from the name
+    /// when none is given. A duplicate email or code is `conflict` naming the field.
+    pub async fn create(&self, affiliate: CreateAffiliate) -> Result<Affiliate, Error> {
+        let r: AffiliateResponse = self
+            .client
+            .send(Call::new(Method::POST, &["affiliates"], &self.opts).json(&affiliate)?)
+            .await?;
+        Ok(r.affiliate)
+    }
+
+    /// `GET /v1/affiliates`: one page, with `total`, `limit` and `offset`.
+    pub async fn list(&self, params: ListAffiliates) -> Result<AffiliateList, Error> {
+        self.client
+            .send(Call::new(Method::GET, &["affiliates"], &self.opts).query(params.query()))
+            .await
+    }
+
+    /// Every affiliate matching the filters, page after page (`limit` defaults to 100 here),
+    /// from `params.offset` on. The stream ends after the first error, which it yields.
+    ///
+    /// Pages are read by offset: affiliates created while the stream runs may shift items
+    /// between pages, so an item can be seen twice or not at all.
+    ///
+    /// ```no_run
+    /// use futures_util::TryStreamExt;
+    /// # async fn run(client: refgrow_client::Client) -> Result<(), refgrow_client::Error> {
+    /// let all: Vec<_> = client.affiliates().list_all(Default::default()).try_collect().await?;
+    /// println!("{} affiliates", all.len());
+    /// # Ok(()) }
+    /// ```
+    pub fn list_all(
+        &self,
+        params: ListAffiliates,
+    ) -> impl Stream<Item = Result<Affiliate, Error>> + Send + 'static {
+        let client = self.client.clone();
+        let opts = self.opts.clone();
+        let start = params.offset.unwrap_or(0);
+        let base = ListAffiliates {
+            limit: Some(params.limit.unwrap_or(100)),
+            ..params
+        };
+        paginate(start, move |offset| {
+            let client = client.clone();
+            let opts = opts.clone();
+            let params = ListAffiliates {
+                offset: Some(offset),
+                ..base.clone()
+            };
+            async move {
+                let page = client.affiliates().with_options(opts).list(params).await?;
+                Ok(Page {
+                    items: page.affiliates,
+                    total: page.total,
+                })
+            }
+        })
+    }
+
+    /// `GET /v1/affiliates/{id}`. Another program's affiliate is `resource_not_found`.
+    pub async fn get(&self, id: &AffiliateId) -> Result<Affiliate, Error> {
+        let r: AffiliateResponse = self
+            .client
+            .send(Call::new(
+                Method::GET,
+                &["affiliates", id.as_str()],
+                &self.opts,
+            ))
+            .await?;
+        Ok(r.affiliate)
+    }
+
+    /// `GET /v1/affiliates/by-code/{referralCode}` (codes compare case-insensitively).
+    pub async fn get_by_code(&self, referral_code: &str) -> Result<Affiliate, Error> {
+        let r: AffiliateResponse = self
+            .client
+            .send(Call::new(
+                Method::GET,
+                &["affiliates", "by-code", referral_code],
+                &self.opts,
+            ))
+            .await?;
+        Ok(r.affiliate)
+    }
+
+    /// `PATCH /v1/affiliates/{id}`: changes the fields that are set; suspending needs a
+    /// `suspendedReason`. Returns the affiliate after the change.
+    pub async fn update(
+        &self,
+        id: &AffiliateId,
+        changes: UpdateAffiliate,
+    ) -> Result<Affiliate, Error> {
+        let r: AffiliateResponse = self
+            .client
+            .send(
+                Call::new(Method::PATCH, &["affiliates", id.as_str()], &self.opts)
+                    .json(&changes)?,
+            )
+            .await?;
+        Ok(r.affiliate)
+    }
+}

@@ -1,0 +1,78 @@
+//! Resource handles: one per group of endpoints, borrowed from a [`Client`](crate::Client).
+//!
+//! Every handle carries [`RequestOptions`](crate::RequestOptions) that apply to each call made
+//! through it; set them with `with_idempotency_key`, `with_request_id` or `with_options`:
+//!
+//! ```no_run
+//! # async fn run(client: refgrow_client::Client, order: refgrow_client::api::CreateConversion)
+//! # -> Result<(), refgrow_client::Error> {
+//! // Safe to repeat after a crash: the server answers a replay with the original conversion.
+//! let conversion = client
+//!     .referrals()
+//!     .with_idempotency_key("order-1042")
+//!     .convert(order)
+//!     .await?;
+//! # let _ = conversion; Ok(()) }
+//! ```
+
+macro_rules! resource_handle {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name<'a> {
+            pub(crate) client: &'a crate::Client,
+            pub(crate) opts: crate::RequestOptions,
+        }
+
+        impl<'a> $name<'a> {
+            pub(crate) fn new(client: &'a crate::Client) -> Self {
+                $name {
+                    client,
+                    opts: crate::RequestOptions::default(),
+                }
+            }
+
+            /// Uses these options for every call made through this handle.
+            pub fn with_options(mut self, opts: crate::RequestOptions) -> Self {
+                self.opts = opts;
+                self
+            }
+
+            /// Sends this `Idempotency-Key` on POSTs made through this handle instead of a
+            /// random one. Use one handle per logical operation: the same key with a different
+            /// body is a `conflict`.
+            pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+                self.opts.idempotency_key = Some(key.into());
+                self
+            }
+
+            /// Sends this `X-Request-Id`, which the server logs and echoes back.
+            pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
+                self.opts.request_id = Some(request_id.into());
+                self
+            }
+
+            /// Overrides the client's timeout for each attempt of calls made through this
+            /// handle.
+            pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+                self.opts.timeout = Some(timeout);
+                self
+            }
+        }
+    };
+}
+
+mod affiliates;
+mod commissions;
+mod program;
+mod tracking;
+
+pub use affiliates::{AffiliatesApi, ListAffiliates};
+pub use commissions::{CommissionsApi, ListCommissions};
+pub use program::ProgramApi;
+pub use tracking::{ConversionsApi, CustomersApi, ListConversions, ReferralsApi, TransactionsApi};
+
+/// Renders a timestamp for a query parameter (RFC 3339, UTC, `Z`).
+pub(crate) fn query_time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}

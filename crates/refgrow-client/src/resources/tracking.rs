@@ -1,0 +1,234 @@
+//! Clicks, conversions, customers, transactions and refunds: how a referral becomes money.
+
+use futures_util::Stream;
+use refgrow_types::api::{
+    Click, Conversion, ConversionList, ConversionResponse, CreateConversion, CreateCustomer,
+    CreateRefund, CreateTransaction, Customer, CustomerResponse, RefundResult, TrackClick,
+    TransactionResult,
+};
+use refgrow_types::{AffiliateId, ConversionId};
+use reqwest::Method;
+use serde::{Deserialize, Deserializer};
+
+use crate::client::Call;
+use crate::pagination::{paginate, Page};
+use crate::Error;
+
+/// The `data` of `POST /v1/referrals/convert`: the contract shows the conversion itself
+/// (`{"conversionId": ...}`), the server may wrap it (`{"conversion": {...}}`); both are read.
+struct ConversionData(Conversion);
+
+impl<'de> Deserialize<'de> for ConversionData {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut v = serde_json::Value::deserialize(d)?;
+        let wrapped = v
+            .as_object_mut()
+            .filter(|o| o.len() == 1 && !o.contains_key("conversionId"))
+            .and_then(|o| o.remove("conversion"));
+        serde_json::from_value(wrapped.unwrap_or(v))
+            .map(ConversionData)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+resource_handle!(
+    /// `/v1/referrals`: record clicks on referral links and sales they led to. Get one with
+    /// [`Client::referrals`](crate::Client::referrals).
+    ReferralsApi
+);
+
+impl ReferralsApi<'_> {
+    /// `POST /v1/referrals/track`: records a click on an affiliate's link. Keep the returned
+    /// `clickId` (a cookie, a hidden form field) to bind the signup or the sale later.
+    pub async fn track(&self, click: TrackClick) -> Result<Click, Error> {
+        self.client
+            .send(Call::new(Method::POST, &["referrals", "track"], &self.opts).json(&click)?)
+            .await
+    }
+
+    /// `POST /v1/referrals/convert`: records a sale referred by a click, a code or a known
+    /// customer, and the commission it earns.
+    ///
+    /// Idempotent by `orderId` and by the `Idempotency-Key` (random per call unless set on the
+    /// handle): a replay returns the original conversion, never a second commission.
+    pub async fn convert(&self, conversion: CreateConversion) -> Result<Conversion, Error> {
+        let r: ConversionData = self
+            .client
+            .send(Call::new(Method::POST, &["referrals", "convert"], &self.opts).json(&conversion)?)
+            .await?;
+        Ok(r.0)
+    }
+}
+
+resource_handle!(
+    /// `/v1/customers`: bind signups to the affiliates who referred them. Get one with
+    /// [`Client::customers`](crate::Client::customers).
+    CustomersApi
+);
+
+impl CustomersApi<'_> {
+    /// `POST /v1/customers`: binds a signup (your user id as `key`) to its referrer, inside
+    /// the attribution window. A key seen before returns the existing customer (the first
+    /// binding wins); a signup without a referral is recorded unattributed; a self-referral is
+    /// refused.
+    pub async fn create(&self, customer: CreateCustomer) -> Result<Customer, Error> {
+        let r: CustomerResponse = self
+            .client
+            .send(Call::new(Method::POST, &["customers"], &self.opts).json(&customer)?)
+            .await?;
+        Ok(r.customer)
+    }
+
+    /// `GET /v1/customers/{key}`.
+    pub async fn get(&self, key: &str) -> Result<Customer, Error> {
+        let r: CustomerResponse = self
+            .client
+            .send(Call::new(Method::GET, &["customers", key], &self.opts))
+            .await?;
+        Ok(r.customer)
+    }
+
+    /// `DELETE /v1/customers/{key}`: returns the customer as it was.
+    pub async fn delete(&self, key: &str) -> Result<Customer, Error> {
+        let r: CustomerResponse = self
+            .client
+            .send(Call::new(Method::DELETE, &["customers", key], &self.opts))
+            .await?;
+        Ok(r.customer)
+    }
+}
+
+resource_handle!(
+    /// `/v1/transactions`: payments of known customers (each renewal is one). Get one with
+    /// [`Client::transactions`](crate::Client::transactions).
+    TransactionsApi
+);
+
+impl TransactionsApi<'_> {
+    /// `POST /v1/transactions`: one payment of a customer bound with
+    /// [`CustomersApi::create`]. The program's `recurring` rule decides whether it earns; an
+    /// unknown or unattributed customer is acknowledged with `attributed: false`.
+    /// Idempotent by `key`.
+    pub async fn create(&self, transaction: CreateTransaction) -> Result<TransactionResult, Error> {
+        self.client
+            .send(Call::new(Method::POST, &["transactions"], &self.opts).json(&transaction)?)
+            .await
+    }
+
+    /// `DELETE /v1/transactions/{key}`: reverses a payment (a full refund of its
+    /// conversion) and what it earned. Deleting again changes nothing.
+    pub async fn delete(&self, key: &str) -> Result<RefundResult, Error> {
+        self.client
+            .send(Call::new(
+                Method::DELETE,
+                &["transactions", key],
+                &self.opts,
+            ))
+            .await
+    }
+}
+
+resource_handle!(
+    /// `/v1/conversions`: recorded sales and their refunds. Get one with
+    /// [`Client::conversions`](crate::Client::conversions).
+    ConversionsApi
+);
+
+/// Filters and paging of `GET /v1/conversions`. Unset fields are not sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListConversions {
+    /// Only this affiliate's sales.
+    pub affiliate_id: Option<AffiliateId>,
+    /// Page size, 1..=100.
+    pub limit: Option<u32>,
+    /// How many to skip.
+    pub offset: Option<u64>,
+}
+
+impl ListConversions {
+    fn query(&self) -> Vec<(&'static str, String)> {
+        let mut q = Vec::new();
+        if let Some(a) = &self.affiliate_id {
+            q.push(("affiliateId", a.to_string()));
+        }
+        if let Some(l) = self.limit {
+            q.push(("limit", l.to_string()));
+        }
+        if let Some(o) = self.offset {
+            q.push(("offset", o.to_string()));
+        }
+        q
+    }
+}
+
+impl ConversionsApi<'_> {
+    /// `GET /v1/conversions`: one page, newest first.
+    pub async fn list(&self, params: ListConversions) -> Result<ConversionList, Error> {
+        self.client
+            .send(Call::new(Method::GET, &["conversions"], &self.opts).query(params.query()))
+            .await
+    }
+
+    /// Every conversion matching the filters, page after page (`limit` defaults to 100
+    /// here). The stream ends after the first error, which it yields.
+    pub fn list_all(
+        &self,
+        params: ListConversions,
+    ) -> impl Stream<Item = Result<Conversion, Error>> + Send + 'static {
+        let client = self.client.clone();
+        let opts = self.opts.clone();
+        let start = params.offset.unwrap_or(0);
+        let base = ListConversions {
+            limit: Some(params.limit.unwrap_or(100)),
+            ..params
+        };
+        paginate(start, move |offset| {
+            let client = client.clone();
+            let opts = opts.clone();
+            let params = ListConversions {
+                offset: Some(offset),
+                ..base.clone()
+            };
+            async move {
+                let page = client.conversions().with_options(opts).list(params).await?;
+                Ok(Page {
+                    items: page.conversions,
+                    total: page.total,
+                })
+            }
+        })
+    }
+
+    /// `GET /v1/conversions/{id}`.
+    pub async fn get(&self, id: &ConversionId) -> Result<Conversion, Error> {
+        let r: ConversionResponse = self
+            .client
+            .send(Call::new(
+                Method::GET,
+                &["conversions", id.as_str()],
+                &self.opts,
+            ))
+            .await?;
+        Ok(r.conversion)
+    }
+
+    /// `POST /v1/conversions/{id}/refunds`: a full (no `amount`) or partial refund. The
+    /// commissions shrink in proportion; money already paid out becomes a negative adjustment
+    /// taken from the affiliate's next payout.
+    pub async fn refund(
+        &self,
+        id: &ConversionId,
+        refund: CreateRefund,
+    ) -> Result<RefundResult, Error> {
+        self.client
+            .send(
+                Call::new(
+                    Method::POST,
+                    &["conversions", id.as_str(), "refunds"],
+                    &self.opts,
+                )
+                .json(&refund)?,
+            )
+            .await
+    }
+}

@@ -1,0 +1,128 @@
+//! `Idempotency-Key` on POSTs: the first request with a key does the work and its answer is
+//! saved in the same transaction; a retry with the same key and body gets that answer back
+//! (200, same ids, header `Idempotent-Replayed: true`); the same key with another body is a
+//! `conflict`. A request that failed saved nothing, so its retry runs afresh.
+//!
+//! The key's row is inserted before the work (see [`crate::db::idempotency`]), so two
+//! concurrent requests with one key cannot both do the work: on PostgreSQL the second waits
+//! on the primary key and then reads the first one's answer; SQLite has one writer.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use diesel::Connection;
+use refgrow_types::error::Envelope;
+use serde::Serialize;
+
+use crate::db::idempotency::{claim, save, Claim};
+use crate::db::DbConn;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The request header.
+pub const HEADER: &str = "idempotency-key";
+
+/// The caller's `Idempotency-Key`, checked: 1 to 255 visible ASCII characters.
+pub fn key_of(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(v) = req.headers().get(HEADER) else {
+        return Ok(None);
+    };
+    let s = v
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| ApiError::invalid("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))?;
+    Ok(Some(s.to_string()))
+}
+
+/// A fingerprint of a request: its method, path and canonical body.
+pub fn fingerprint<T: Serialize>(req: &HttpRequest, body: &T) -> Result<String, ApiError> {
+    let json = serde_json::to_string(body).map_err(ApiError::internal)?;
+    Ok(crate::idgen::hash_secret(&format!("{} {}\n{}", req.method(), req.path(), json)))
+}
+
+/// A handler's answer, ready to be saved and replayed.
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// The serialized success envelope.
+    pub body: String,
+    /// Whether it is a replay of an earlier answer.
+    pub replayed: bool,
+}
+
+impl Answer {
+    /// Wraps `data` in the success envelope.
+    pub fn new<T: Serialize>(status: StatusCode, data: &T) -> Result<Answer, ApiError> {
+        Ok(Answer {
+            status,
+            body: serde_json::to_string(&Envelope::ok(data)).map_err(ApiError::internal)?,
+            replayed: false,
+        })
+    }
+
+    /// The same answer as a replay (201 becomes 200).
+    pub fn replay<T: Serialize>(data: &T) -> Result<Answer, ApiError> {
+        let mut a = Answer::new(StatusCode::OK, data)?;
+        a.replayed = true;
+        Ok(a)
+    }
+
+    /// The HTTP response.
+    pub fn into_response(self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        res.content_type("application/json");
+        if self.replayed {
+            res.insert_header(("Idempotent-Replayed", "true"));
+        }
+        res.body(self.body)
+    }
+}
+
+/// Runs a write use case in one transaction, at most once per `Idempotency-Key`.
+pub async fn write_once<F>(
+    state: &AppState,
+    req: &HttpRequest,
+    program_id: &str,
+    fingerprint: String,
+    work: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(&mut DbConn) -> Result<Answer, ApiError> + Send + 'static,
+{
+    let key = key_of(req)?;
+    let program_id = program_id.to_string();
+    let now = state.clock.now_ms();
+    let answer = state
+        .db
+        .write(move |c| {
+            c.transaction(|c| {
+                if let Some(k) = &key {
+                    match claim(c, &program_id, k, &fingerprint, now)? {
+                        Claim::Fresh => {}
+                        Claim::Replay(status, body) => {
+                            let status = if status == 201 { 200 } else { status };
+                            return Ok(Answer {
+                                status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                                body,
+                                replayed: true,
+                            });
+                        }
+                        Claim::Mismatch => {
+                            return Err(ApiError::conflict(
+                                "This Idempotency-Key was already used with a different request",
+                            )
+                            .with_details(serde_json::json!({"field": "Idempotency-Key", "issue": "reused with another body"})));
+                        }
+                    }
+                }
+                let answer = work(c)?;
+                if let Some(k) = &key {
+                    save(c, &program_id, k, answer.status.as_u16(), &answer.body)?;
+                }
+                Ok(answer)
+            })
+        })
+        .await?;
+    Ok(answer.into_response())
+}

@@ -1,0 +1,218 @@
+//! `/v1/commissions`: list, get, manual create, status moves and reversal.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::Connection;
+use refgrow_types::api::{
+    CommissionKind, CommissionList, CommissionResponse, CommissionStatus, CreateCommission,
+    ReversalResult, UpdateCommissionStatus,
+};
+use refgrow_types::money::Money;
+use refgrow_types::{AffiliateId, CommissionId};
+use serde::Deserialize;
+
+use super::ok;
+use crate::auth::Auth;
+use crate::db::commissions::{self as store, Filter};
+use crate::error::ApiError;
+use crate::extract::{check_len, page, path_id, ApiJson, ApiQuery};
+use crate::idempotency::{fingerprint, write_once, Answer};
+use crate::idgen::new_id;
+use crate::services::commissions::{self, NewCommission};
+use crate::services::{affiliates, program};
+use crate::state::AppState;
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/commissions", web::get().to(list))
+        .route("/commissions", web::post().to(create))
+        .route("/commissions/{id}", web::get().to(get))
+        .route("/commissions/{id}", web::delete().to(reverse))
+        .route("/commissions/{id}/status", web::put().to(set_status));
+}
+
+/// Parses a `from`/`to` bound: an RFC 3339 timestamp or a `YYYY-MM-DD` date (UTC midnight).
+pub fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc).timestamp_millis());
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+            return Ok(t.and_utc().timestamp_millis());
+        }
+    }
+    Err(ApiError::invalid(field, "must be an RFC 3339 timestamp or a YYYY-MM-DD date"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ListQuery {
+    limit: Option<u32>,
+    offset: Option<u64>,
+    affiliate_id: Option<AffiliateId>,
+    status: Option<CommissionStatus>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (limit, offset) = page(q.limit, q.offset)?;
+    let filter = Filter {
+        affiliate_id: q.affiliate_id.map(|a| a.into_string()),
+        status: q.status.map(|s| s.as_str().to_string()),
+        from: q.from.as_deref().map(|s| parse_time("from", s)).transpose()?,
+        to: q.to.as_deref().map(|s| parse_time("to", s)).transpose()?,
+    };
+    let list = state
+        .db
+        .read(move |c| {
+            let (rows, total) = store::list(c, &auth.program_id, &filter, limit, offset)?;
+            Ok(CommissionList {
+                commissions: rows.iter().map(commissions::to_dto).collect(),
+                total,
+                limit,
+                offset,
+            })
+        })
+        .await?;
+    Ok(ok(list))
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id, "id", CommissionId::parse)?;
+    let row = state
+        .db
+        .read(move |c| commissions::load(c, &auth.program_id, id.as_str()))
+        .await?;
+    Ok(ok(CommissionResponse { commission: commissions::to_dto(&row) }))
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    ApiJson(body): ApiJson<CreateCommission>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    if let Some(o) = &body.order_id {
+        check_len("orderId", o, 1, 200)?;
+    }
+    if let Some(d) = &body.description {
+        check_len("description", d, 1, 1000)?;
+    }
+    let print = fingerprint(&req, &body)?;
+    let hash = crate::idgen::hash_secret(&serde_json::to_string(&body).map_err(ApiError::internal)?);
+    let now = state.clock.now_ms();
+    let program_id = auth.program_id.clone();
+    write_once(&state, &req, &auth.program_id, print, move |c| {
+        let prog = program::load(c, &program_id)?;
+        let currency = program::currency(&prog);
+        let amount = Money::from_major(body.amount.value(), currency)
+            .map_err(|e| ApiError::invalid("amount", e.to_string()))?;
+        if amount.minor == 0 {
+            return Err(ApiError::invalid("amount", "must be above zero"));
+        }
+        let aff = affiliates::load(c, &prog.id, body.affiliate_id.as_str())
+            .map_err(|_| ApiError::invalid("affiliateId", "no such affiliate in this program"))?;
+        if aff.status != "active" {
+            return Err(ApiError::conflict(format!(
+                "This affiliate is {} and cannot earn commissions; only active affiliates earn",
+                aff.status
+            ))
+            .with_details(serde_json::json!({"field": "affiliateId", "issue": format!("affiliate is {}", aff.status)})));
+        }
+        let dedupe = match &body.order_id {
+            Some(o) => format!("manual:{o}"),
+            None => format!("manual:{}", new_id("")),
+        };
+        let inserted = c.transaction(|c| {
+            commissions::insert(
+                c,
+                NewCommission {
+                    program_id: &prog.id,
+                    affiliate_id: &aff.id,
+                    conversion_id: None,
+                    order_id: body.order_id.as_deref(),
+                    kind: CommissionKind::Manual,
+                    dedupe_key: dedupe.clone(),
+                    request_hash: Some(hash.clone()),
+                    amount,
+                    conversion_amount: None,
+                    description: body.description.clone(),
+                    source_commission_id: None,
+                    approved: prog.hold_days <= 0,
+                },
+                now,
+            )
+        });
+        match inserted {
+            Ok(row) => Answer::new(StatusCode::CREATED, &CommissionResponse { commission: commissions::to_dto(&row) }),
+            Err(e) if e.code == refgrow_types::ErrorCode::Conflict => {
+                let existing = store::find_by_dedupe(c, &prog.id, &dedupe)?
+                    .ok_or_else(|| ApiError::internal("commission vanished after a conflict"))?;
+                if existing.request_hash.as_deref() != Some(hash.as_str()) {
+                    return Err(ApiError::conflict("A manual commission with this orderId already exists with other values")
+                        .with_details(serde_json::json!({"field": "orderId", "issue": "already used"})));
+                }
+                Answer::replay(&CommissionResponse { commission: commissions::to_dto(&existing) })
+            }
+            Err(e) => Err(e),
+        }
+    })
+    .await
+}
+
+async fn set_status(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    ApiJson(body): ApiJson<UpdateCommissionStatus>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let id = path_id(&id, "id", CommissionId::parse)?;
+    let now = state.clock.now_ms();
+    let row = state
+        .db
+        .write(move |c| {
+            c.transaction(|c| commissions::set_status(c, &auth.program_id, id.as_str(), body.status, body.reason, now))
+        })
+        .await?;
+    Ok(ok(CommissionResponse { commission: commissions::to_dto(&row) }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReverseQuery {
+    reason: Option<String>,
+}
+
+async fn reverse(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    ApiQuery(q): ApiQuery<ReverseQuery>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let id = path_id(&id, "id", CommissionId::parse)?;
+    if let Some(r) = &q.reason {
+        check_len("reason", r, 1, 500)?;
+    }
+    let now = state.clock.now_ms();
+    let (row, adjustment) = state
+        .db
+        .write(move |c| c.transaction(|c| commissions::reverse(c, &auth.program_id, id.as_str(), q.reason, now)))
+        .await?;
+    Ok(ok(ReversalResult {
+        commission: commissions::to_dto(&row),
+        adjustment: adjustment.as_ref().map(commissions::to_dto),
+    }))
+}

@@ -1,0 +1,404 @@
+//! Sales: `POST /v1/referrals/convert`, `POST/DELETE /v1/transactions`,
+//! `GET /v1/conversions[/{id}]` and `POST /v1/conversions/{id}/refunds`.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::Connection;
+use refgrow_types::api::{
+    ConversionResponse, CreateConversion, CreateRefund, CreateTransaction, RefundResult,
+    TransactionResult,
+};
+use refgrow_types::money::{Currency, Money};
+use refgrow_types::{AffiliateId, ConversionId};
+use serde::{Deserialize, Serialize};
+use refgrow_types::api::ConversionList;
+
+use super::ok;
+use crate::auth::Auth;
+use crate::db::affiliates as affiliate_store;
+use crate::db::commissions as commission_store;
+use crate::db::conversions as store;
+use crate::db::customers::{self as customer_store, CustomerRow};
+use crate::db::programs::ProgramRow;
+use crate::db::DbConn;
+use crate::error::ApiError;
+use crate::extract::{check_len, page, path_id, ApiJson, ApiQuery, OptionalJson};
+use crate::idempotency::{fingerprint, key_of, write_once, Answer};
+use crate::idgen::new_id;
+use crate::services::conversions::{self, NewSale, Recorded};
+use crate::services::customers::{check_self_referral, find_click, in_window};
+use crate::services::{commissions, program};
+use crate::state::AppState;
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/referrals/convert", web::post().to(convert))
+        .route("/transactions", web::post().to(create_transaction))
+        .route("/transactions/{key}", web::delete().to(delete_transaction))
+        .route("/conversions", web::get().to(list))
+        .route("/conversions/{id}", web::get().to(get))
+        .route("/conversions/{id}/refunds", web::post().to(refund));
+}
+
+/// The sale amount in its currency (the program's when none is given).
+fn sale_money(
+    amount: refgrow_types::Amount,
+    currency: Option<Currency>,
+    prog: &ProgramRow,
+) -> Result<Money, ApiError> {
+    let currency = currency.unwrap_or_else(|| program::currency(prog));
+    Money::from_major(amount.value(), currency).map_err(|e| ApiError::invalid("amount", e.to_string()))
+}
+
+fn recorded_answer(r: &Recorded) -> Result<Answer, ApiError> {
+    let dto = conversions::to_dto(&r.conversion, &r.commissions);
+    if r.replay {
+        Answer::replay(&ConversionResponse { conversion: dto })
+    } else {
+        Answer::new(StatusCode::CREATED, &ConversionResponse { conversion: dto })
+    }
+}
+
+/// Resolves who referred a `convert` call, checks it, and records the sale.
+fn convert_in_tx(
+    c: &mut DbConn,
+    program_id: &str,
+    body: &CreateConversion,
+    request_hash: String,
+    now: i64,
+) -> Result<Answer, ApiError> {
+    let prog = program::load(c, program_id)?;
+    let amount = sale_money(body.amount, body.currency, &prog)?;
+    let mut customer: Option<CustomerRow> = None;
+    let affiliate = if let Some(click_id) = &body.click_id {
+        let (aff_id, at) = find_click(c, &prog.id, click_id.as_str())?
+            .ok_or_else(|| ApiError::not_found("click"))?;
+        if !in_window(&prog, at, now) {
+            return Err(ApiError::invalid(
+                "clickId",
+                format!("is older than the program's attribution window of {} days", prog.cookie_days),
+            ));
+        }
+        affiliate_store::find(c, &prog.id, &aff_id)?.ok_or_else(|| ApiError::not_found("affiliate"))?
+    } else if let Some(code) = &body.referral_code {
+        affiliate_store::find_by_code(c, &prog.id, code.as_str())?
+            .ok_or_else(|| ApiError::not_found("affiliate with this referral code"))?
+    } else if let Some(key) = &body.customer_key {
+        let cu = customer_store::find_by_key(c, &prog.id, key)?
+            .ok_or_else(|| ApiError::not_found("customer"))?;
+        let aff_id = cu.affiliate_id.clone().ok_or_else(|| {
+            ApiError::invalid(
+                "customerKey",
+                "is not attributed to an affiliate; record its payments with POST /v1/transactions",
+            )
+        })?;
+        customer = Some(cu);
+        affiliate_store::find(c, &prog.id, &aff_id)?.ok_or_else(|| ApiError::not_found("affiliate"))?
+    } else {
+        return Err(ApiError::invalid("clickId", "one of clickId, referralCode or customerKey is required"));
+    };
+    if let Some(details) = &body.customer {
+        if let Some(name) = &details.name {
+            check_len("customer.name", name, 1, 200)?;
+        }
+        if details.email.as_ref().is_some_and(|e| e.as_str() == affiliate.email) {
+            return Err(ApiError::invalid(
+                "customer.email",
+                "is the referring affiliate's own email: self-referrals are refused",
+            ));
+        }
+        if let (None, Some(key)) = (&customer, &details.key) {
+            check_len("customer.key", key, 1, 200)?;
+            customer = Some(bind_customer(c, &prog, &affiliate, key, details, body.click_id.as_ref(), now)?);
+        }
+    }
+    if let Some(cu) = &customer {
+        check_self_referral(&affiliate, cu.email.as_deref())?;
+    }
+    let product_id = pick_product(&prog, body)?;
+    let recorded = conversions::record_sale(
+        c,
+        &prog,
+        NewSale {
+            affiliate,
+            customer,
+            order_id: body.order_id.clone(),
+            request_hash,
+            amount,
+            product_id,
+        },
+        now,
+    )?;
+    recorded_answer(&recorded)
+}
+
+/// Finds or creates the customer named in a conversion; an existing binding is kept.
+fn bind_customer(
+    c: &mut DbConn,
+    prog: &ProgramRow,
+    affiliate: &crate::db::affiliates::AffiliateRow,
+    key: &str,
+    details: &refgrow_types::api::ConversionCustomer,
+    click_id: Option<&refgrow_types::ClickId>,
+    now: i64,
+) -> Result<CustomerRow, ApiError> {
+    let req = refgrow_types::api::CreateCustomer {
+        key: key.to_string(),
+        email: details.email.clone(),
+        name: details.name.clone(),
+        click_id: None,
+        referral_code: None,
+        affiliate_id: Some(AffiliateId::from_trusted(affiliate.id.clone())),
+    };
+    let (mut row, created) = crate::services::customers::bind(c, prog, &req, now)?;
+    if created && row.click_id.is_none() {
+        if let Some(id) = click_id {
+            row.click_id = Some(id.to_string());
+            customer_store::update(c, &row)?;
+        }
+    }
+    Ok(row)
+}
+
+/// The product that prices a conversion: the first line with a per-product rule, else the
+/// first line.
+fn pick_product(prog: &ProgramRow, body: &CreateConversion) -> Result<Option<String>, ApiError> {
+    let Some(products) = &body.products else {
+        return Ok(None);
+    };
+    if products.len() > 100 {
+        return Err(ApiError::invalid("products", "must have at most 100 lines"));
+    }
+    for (i, p) in products.iter().enumerate() {
+        check_len(&format!("products[{i}].id"), &p.id, 1, 200)?;
+    }
+    let rule = program::rule(prog)?;
+    Ok(products
+        .iter()
+        .find(|p| rule.products.contains_key(&p.id))
+        .or(products.first())
+        .map(|p| p.id.clone()))
+}
+
+/// What a sale's identity is hashed from: the route and the canonical body.
+fn sale_hash<T: Serialize>(route: &str, body: &T) -> Result<String, ApiError> {
+    let json = serde_json::to_string(body).map_err(ApiError::internal)?;
+    Ok(crate::idgen::hash_secret(&format!("{route}\n{json}")))
+}
+
+async fn convert(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    ApiJson(body): ApiJson<CreateConversion>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    if let Some(order) = &body.order_id {
+        check_len("orderId", order, 1, 200)?;
+    }
+    if body.click_id.as_ref().is_some_and(|id| state.clicks.contains(id.as_str())) {
+        state.clicks.flush(&state.db).await?;
+    }
+    let print = fingerprint(&req, &body)?;
+    let hash = sale_hash("convert", &body)?;
+    let now = state.clock.now_ms();
+    let program_id = auth.program_id.clone();
+    write_once(&state, &req, &auth.program_id, print, move |c| {
+        convert_in_tx(c, &program_id, &body, hash, now)
+    })
+    .await
+}
+
+async fn create_transaction(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    ApiJson(body): ApiJson<CreateTransaction>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    check_len("customerKey", &body.customer_key, 1, 200)?;
+    check_len("key", &body.key, 1, 200)?;
+    for (field, v, max) in [
+        ("productId", &body.product_id, 200),
+        ("productType", &body.product_type, 100),
+        ("action", &body.action, 100),
+    ] {
+        if let Some(s) = v {
+            check_len(field, s, 1, max)?;
+        }
+    }
+    let print = fingerprint(&req, &body)?;
+    let hash = sale_hash("transaction", &body)?;
+    let now = state.clock.now_ms();
+    let program_id = auth.program_id.clone();
+    write_once(&state, &req, &auth.program_id, print, move |c| {
+        let prog = program::load(c, &program_id)?;
+        let amount = sale_money(body.amount, body.currency, &prog)?;
+        let customer = customer_store::find_by_key(c, &prog.id, &body.customer_key)?;
+        let affiliate = match customer.as_ref().and_then(|cu| cu.affiliate_id.as_deref()) {
+            Some(id) => affiliate_store::find(c, &prog.id, id)?,
+            None => None,
+        };
+        let (Some(customer), Some(affiliate)) = (customer, affiliate) else {
+            // Unknown or unattributed customers are acknowledged and earn nothing.
+            return Answer::new(
+                StatusCode::OK,
+                &TransactionResult {
+                    key: body.key.clone(),
+                    customer_key: body.customer_key.clone(),
+                    attributed: false,
+                    conversion: None,
+                },
+            );
+        };
+        let recorded = conversions::record_sale(
+            c,
+            &prog,
+            NewSale {
+                affiliate,
+                customer: Some(customer),
+                order_id: Some(body.key.clone()),
+                request_hash: hash,
+                amount,
+                product_id: body.product_id.clone(),
+            },
+            now,
+        )?;
+        let result = TransactionResult {
+            key: body.key.clone(),
+            customer_key: body.customer_key.clone(),
+            attributed: true,
+            conversion: Some(conversions::to_dto(&recorded.conversion, &recorded.commissions)),
+        };
+        if recorded.replay {
+            Answer::replay(&result)
+        } else {
+            Answer::new(StatusCode::CREATED, &result)
+        }
+    })
+    .await
+}
+
+fn refund_result(r: conversions::Refunded) -> RefundResult {
+    RefundResult {
+        conversion: conversions::to_dto(&r.conversion, &r.commissions),
+        commissions: r.commissions.iter().map(commissions::to_dto).collect(),
+        adjustments: r.adjustments.iter().map(commissions::to_dto).collect(),
+    }
+}
+
+async fn delete_transaction(
+    state: web::Data<AppState>,
+    auth: Auth,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let key = key.into_inner();
+    check_len("key", &key, 1, 200)?;
+    let now = state.clock.now_ms();
+    let result = state
+        .db
+        .write(move |c| {
+            c.transaction(|c| {
+                let prog = program::load(c, &auth.program_id)?;
+                let conv = store::find_by_order(c, &prog.id, &key)?
+                    .ok_or_else(|| ApiError::not_found("transaction"))?;
+                if conv.refunded_minor >= conv.amount_minor {
+                    // Reversed before: deleting again changes nothing.
+                    let commissions = commission_store::of_conversion(c, &conv.id)?;
+                    return Ok(refund_result(conversions::Refunded {
+                        conversion: conv,
+                        commissions,
+                        adjustments: Vec::new(),
+                    }));
+                }
+                let r = conversions::refund(
+                    c,
+                    &prog,
+                    &conv.id,
+                    None,
+                    Some("transaction deleted".into()),
+                    Some(format!("delete:{key}")),
+                    now,
+                )?;
+                Ok(refund_result(r))
+            })
+        })
+        .await?;
+    Ok(ok(result))
+}
+
+async fn refund(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    id: web::Path<String>,
+    OptionalJson(body): OptionalJson<CreateRefund>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let id = path_id(&id, "id", ConversionId::parse)?;
+    let body = body.unwrap_or_default();
+    let print = fingerprint(&req, &body)?;
+    let dedupe = key_of(&req)?.map(|k| format!("idem:{k}"));
+    let now = state.clock.now_ms();
+    let program_id = auth.program_id.clone();
+    write_once(&state, &req, &auth.program_id, print, move |c| {
+        let prog = program::load(c, &program_id)?;
+        let conv = conversions::load(c, &prog.id, id.as_str())?;
+        let currency = Currency::parse(&conv.currency).unwrap_or(Currency::USD);
+        let amount = match body.amount {
+            Some(a) => Some(Money::from_major(a.value(), currency).map_err(|e| ApiError::invalid("amount", e.to_string()))?),
+            None => None,
+        };
+        let r = conversions::refund(c, &prog, &conv.id, amount, body.reason.clone(), dedupe.or(Some(new_id("refund:"))), now)?;
+        Answer::new(StatusCode::CREATED, &refund_result(r))
+    })
+    .await
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id, "id", ConversionId::parse)?;
+    let conversion = state
+        .db
+        .read(move |c| {
+            let row = conversions::load(c, &auth.program_id, id.as_str())?;
+            let comms = commission_store::of_conversion(c, &row.id)?;
+            Ok(conversions::to_dto(&row, &comms))
+        })
+        .await?;
+    Ok(ok(ConversionResponse { conversion }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ListQuery {
+    limit: Option<u32>,
+    offset: Option<u64>,
+    affiliate_id: Option<AffiliateId>,
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (limit, offset) = page(q.limit, q.offset)?;
+    let list = state
+        .db
+        .read(move |c| {
+            let aff = q.affiliate_id.as_ref().map(|a| a.as_str());
+            let (rows, total) = store::list(c, &auth.program_id, aff, limit, offset)?;
+            let mut conversions = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let comms = commission_store::of_conversion(c, &row.id)?;
+                conversions.push(conversions::to_dto(row, &comms));
+            }
+            Ok(ConversionList { conversions, total, limit, offset })
+        })
+        .await?;
+    Ok(ok(list))
+}

@@ -1,0 +1,221 @@
+//! Clicks: `POST /v1/referrals/track` and the public redirect `GET /r/{code}`.
+//!
+//! Both answer from memory (see [`crate::clicks`]): the code is resolved through a short
+//! cache and the click is buffered for a batched write, so no write lock is taken per click.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use refgrow_types::api::{Click, TrackClick};
+use refgrow_types::{AffiliateId, ClickId};
+
+use super::created;
+use crate::auth::Auth;
+use crate::clicks::{ClickRow, ResolvedCode};
+use crate::clock::{ms_to_datetime, DAY_MS};
+use crate::error::ApiError;
+use crate::extract::{check_len, ApiJson};
+use crate::idgen::new_id;
+use crate::state::AppState;
+
+/// The cookie that holds the click id on the visitor's browser.
+pub const CLICK_COOKIE: &str = "refgrow_click";
+/// The query parameter added to the landing URL with the click id.
+pub const CLICK_PARAM: &str = "refgrow_click";
+
+/// Registers `POST /referrals/track` (inside `/v1`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/referrals/track", web::post().to(track));
+}
+
+/// Registers the public `GET /r/{code}` (outside `/v1`, no key).
+pub fn configure_public(cfg: &mut web::ServiceConfig) {
+    cfg.route("/r/{code}", web::get().to(redirect));
+}
+
+fn optional_text(field: &str, v: &Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+    match v {
+        Some(s) => {
+            check_len(field, s, 1, max)?;
+            Ok(Some(s.clone()))
+        }
+        None => Ok(None),
+    }
+}
+
+fn new_click(resolved: &ResolvedCode, code: &str, now: i64) -> ClickRow {
+    ClickRow {
+        id: new_id(ClickId::PREFIX),
+        program_id: resolved.program_id.clone(),
+        affiliate_id: resolved.affiliate_id.clone(),
+        referral_code: code.to_string(),
+        source_url: None,
+        landing_url: None,
+        user_agent: None,
+        ip_address: None,
+        created_at: now,
+    }
+}
+
+async fn track(
+    state: web::Data<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<TrackClick>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let source_url = optional_text("sourceUrl", &body.source_url, 2000)?;
+    let landing_url = optional_text("landingUrl", &body.landing_url, 2000)?;
+    let user_agent = optional_text("userAgent", &body.user_agent, 1000)?;
+    let ip_address = match &body.ip_address {
+        Some(ip) => Some(
+            ip.trim()
+                .parse::<std::net::IpAddr>()
+                .map_err(|_| ApiError::invalid("ipAddress", "must be an IPv4 or IPv6 address"))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let code = body.referral_code.as_str();
+    let resolved = state
+        .clicks
+        .resolve(&state.db, Some(&auth.program_id), code)
+        .await?
+        .ok_or_else(|| ApiError::not_found("affiliate with this referral code"))?;
+    if resolved.status == "blocked" {
+        return Err(ApiError::conflict(
+            "This affiliate is blocked: clicks on its links are not recorded",
+        ));
+    }
+    let now = state.clock.now_ms();
+    let mut click = new_click(&resolved, code, now);
+    click.source_url = source_url;
+    click.landing_url = landing_url;
+    click.user_agent = user_agent;
+    click.ip_address = ip_address;
+    let dto = Click {
+        click_id: ClickId::from_trusted(click.id.clone()),
+        referral_code: code.to_string(),
+        affiliate_id: AffiliateId::from_trusted(click.affiliate_id.clone()),
+        timestamp: ms_to_datetime(now),
+    };
+    state.clicks.push(click)?;
+    Ok(created(dto))
+}
+
+/// The path part of `to`, when it is a safe same-site path (`/pricing?x=1`): absolute,
+/// not protocol-relative, no backslashes or control characters.
+pub fn safe_path(to: &str) -> Option<&str> {
+    let ok = to.starts_with('/')
+        && !to.starts_with("//")
+        && to.len() <= 2000
+        && !to.contains('\\')
+        && !to.chars().any(|c| c.is_control() || c.is_whitespace());
+    ok.then_some(to)
+}
+
+/// The landing URL: the website plus `to`, never another host.
+pub fn landing(website: &str, to: Option<&str>, click_id: Option<&str>) -> Option<url::Url> {
+    let base = url::Url::parse(website).ok()?;
+    let mut target = match to.and_then(safe_path) {
+        Some(path) => base.join(path).ok()?,
+        None => base.clone(),
+    };
+    if target.host_str() != base.host_str() || target.scheme() != base.scheme() || target.port() != base.port() {
+        target = base;
+    }
+    if let Some(id) = click_id {
+        target.query_pairs_mut().append_pair(CLICK_PARAM, id);
+    }
+    Some(target)
+}
+
+fn found(location: &str) -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer-when-downgrade"))
+        .finish()
+}
+
+async fn redirect(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    code: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let to: Option<String> = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "to")
+        .map(|(_, v)| v.into_owned());
+    let code = refgrow_types::api::normalize_referral_code(&code);
+    let resolved = match &code {
+        Some(code) => state.clicks.resolve(&state.db, None, code).await?,
+        None => None,
+    };
+    let (resolved, code) = match (resolved, code) {
+        (Some(r), Some(code)) if r.status != "blocked" => (r, code),
+        _ => {
+            // Unknown (or blocked) code: land on the website, record nothing.
+            let fallback = state.clicks.fallback_website(&state.db, &state.config).await?;
+            return match fallback.and_then(|w| landing(&w, to.as_deref(), None)) {
+                Some(url) => Ok(found(url.as_str())),
+                None => Err(ApiError::not_found("referral link")),
+            };
+        }
+    };
+    let Some(website) = resolved.website_url.clone() else {
+        return Err(ApiError::not_found("website for this program (set websiteUrl)"));
+    };
+    let now = state.clock.now_ms();
+    let mut click = new_click(&resolved, &code, now);
+    click.user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(1000).collect());
+    click.source_url = req
+        .headers()
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(2000).collect());
+    click.ip_address = req.peer_addr().map(|a| a.ip().to_string());
+    let target = landing(&website, to.as_deref(), Some(&click.id))
+        .ok_or_else(|| ApiError::not_found("website for this program"))?;
+    click.landing_url = Some(target.to_string().chars().take(2000).collect());
+    // First-click programs keep the cookie of an earlier click while it lasts.
+    let keep_cookie = resolved.attribution_first_click
+        && req
+            .cookie(CLICK_COOKIE)
+            .is_some_and(|c| ClickId::parse(c.value()).is_ok());
+    let click_id = click.id.clone();
+    state.clicks.push(click)?;
+    let mut res = found(target.as_str());
+    if !keep_cookie {
+        let max_age = i64::from(resolved.cookie_days.max(1)) * DAY_MS / 1000;
+        let cookie = Cookie::build(CLICK_COOKIE, click_id)
+            .path("/")
+            .max_age(actix_web::cookie::time::Duration::seconds(max_age))
+            .same_site(SameSite::Lax)
+            .secure(state.config.public_base().starts_with("https://"))
+            .finish();
+        res.add_cookie(&cookie).map_err(ApiError::internal)?;
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_leaves_the_website() {
+        let w = "https://acme.example/";
+        let l = |to: &str| landing(w, Some(to), None).unwrap().to_string();
+        assert_eq!(l("/pricing?plan=pro"), "https://acme.example/pricing?plan=pro");
+        assert_eq!(l("//evil.example/x"), "https://acme.example/");
+        assert_eq!(l("https://evil.example/"), "https://acme.example/");
+        assert_eq!(l("/\\evil.example"), "https://acme.example/");
+        assert_eq!(l("/%2F%2Fevil.example"), "https://acme.example/%2F%2Fevil.example");
+        assert_eq!(l("javascript:alert(1)"), "https://acme.example/");
+        let with_id = landing(w, Some("/a"), Some("click_1")).unwrap().to_string();
+        assert_eq!(with_id, "https://acme.example/a?refgrow_click=click_1");
+    }
+}

@@ -1,0 +1,371 @@
+//! Conversions and transactions: recording a sale once, pricing it with the program's rule,
+//! and creating the commissions it earns (the referring affiliate's and the second tier's).
+//!
+//! Idempotency is decided by the `UNIQUE (program_id, order_id)` constraint, never by a read
+//! before the write: the conversion row is inserted first (in a savepoint), and a duplicate
+//! order id makes the call a replay (same request hash) or a conflict (another body). The
+//! affiliate row is locked (a no-op update) before its conversion count is read, so
+//! concurrent sales of one affiliate on PostgreSQL see each other's counts for tiers.
+
+use diesel::prelude::*;
+use refgrow_types::api::{CommissionKind, Conversion, ConversionStatus};
+use refgrow_types::commission::Sale;
+use refgrow_types::money::{Currency, Money};
+use refgrow_types::{AffiliateId, CommissionId, ConversionId};
+
+use crate::clock::ms_to_datetime;
+use crate::db::affiliates::{self as affiliate_store, AffiliateRow};
+use crate::db::commissions::{self as commission_store, CommissionRow};
+use crate::db::conversions::{self as store, ConversionRow};
+use crate::db::customers::{self as customer_store, CustomerRow};
+use crate::db::programs::ProgramRow;
+use crate::db::rollups::{self, Delta};
+use crate::db::schema::{affiliates, refunds};
+use crate::db::{is_unique_violation, DbConn};
+use crate::error::ApiError;
+use crate::idgen::new_id;
+use crate::services::commissions::{self, NewCommission};
+use crate::services::{events, program};
+
+/// A sale to record, already attributed to an affiliate.
+pub struct NewSale {
+    /// The referring affiliate.
+    pub affiliate: AffiliateRow,
+    /// The customer, when known (recurring rules count from its first payment).
+    pub customer: Option<CustomerRow>,
+    /// The order id or transaction key: the sale's identity within the program.
+    pub order_id: Option<String>,
+    /// SHA-256 of what the caller sent, to tell a replay from a different sale.
+    pub request_hash: String,
+    /// The sale.
+    pub amount: Money,
+    /// The product, for per-product rules.
+    pub product_id: Option<String>,
+}
+
+/// What recording a sale did.
+pub struct Recorded {
+    /// The conversion.
+    pub conversion: ConversionRow,
+    /// Its commissions (sale and second tier).
+    pub commissions: Vec<CommissionRow>,
+    /// Whether this was a replay of a sale recorded before.
+    pub replay: bool,
+}
+
+/// Why a sale of this affiliate earns nothing regardless of the rule.
+fn status_blocks_earning(aff: &AffiliateRow) -> Option<String> {
+    match aff.status.as_str() {
+        "active" => None,
+        other => Some(format!("affiliate_{other}")),
+    }
+}
+
+fn replay_of(
+    c: &mut DbConn,
+    prog: &ProgramRow,
+    order_id: &str,
+    request_hash: &str,
+) -> Result<Recorded, ApiError> {
+    let existing = store::find_by_order(c, &prog.id, order_id)?
+        .ok_or_else(|| ApiError::internal("conversion vanished after a conflict"))?;
+    if existing.request_hash != request_hash {
+        return Err(ApiError::conflict(
+            "A sale with this order id (or transaction key) was already recorded with other values",
+        )
+        .with_details(serde_json::json!({"field": "orderId", "issue": "already used for another sale"})));
+    }
+    let commissions = commission_store::of_conversion(c, &existing.id)?;
+    Ok(Recorded {
+        conversion: existing,
+        commissions,
+        replay: true,
+    })
+}
+
+/// Locks the affiliate's row for the rest of the transaction and reads it fresh.
+fn lock_affiliate(c: &mut DbConn, id: &str) -> Result<AffiliateRow, ApiError> {
+    diesel::update(affiliates::table.find(id))
+        .set(affiliates::conversion_count.eq(affiliates::conversion_count))
+        .execute(c)?;
+    Ok(affiliates::table.find(id).first(c)?)
+}
+
+/// Records a sale once and creates what it earns. Must run inside a transaction.
+pub fn record_sale(
+    c: &mut DbConn,
+    prog: &ProgramRow,
+    sale: NewSale,
+    now: i64,
+) -> Result<Recorded, ApiError> {
+    let aff = lock_affiliate(c, &sale.affiliate.id)?;
+    let rule = program::rule(prog)?;
+    let first_payment_at = sale.customer.as_ref().and_then(|cu| cu.first_payment_at);
+    let pricing = rule.price(&Sale {
+        amount: sale.amount,
+        program_currency: program::currency(prog),
+        product_id: sale.product_id.as_deref(),
+        prior_conversions: aff.conversion_count.max(0) as u64,
+        first_payment_at: first_payment_at.map(ms_to_datetime),
+        paid_at: ms_to_datetime(now),
+    });
+    let blocked = status_blocks_earning(&aff);
+    let no_commission_reason = if let Some(b) = &blocked {
+        Some(b.clone())
+    } else if !pricing.earns {
+        Some("outside_recurring_window".to_string())
+    } else if pricing.affiliate.minor == 0 {
+        Some("zero_amount".to_string())
+    } else {
+        None
+    };
+    let row = ConversionRow {
+        id: new_id(ConversionId::PREFIX),
+        program_id: prog.id.clone(),
+        affiliate_id: aff.id.clone(),
+        customer_id: sale.customer.as_ref().map(|cu| cu.id.clone()),
+        customer_key: sale.customer.as_ref().map(|cu| cu.customer_key.clone()),
+        referral_code: aff.referral_code.clone(),
+        order_id: sale.order_id.clone(),
+        request_hash: sale.request_hash.clone(),
+        amount_minor: sale.amount.minor,
+        currency: sale.amount.currency.code().to_string(),
+        refunded_minor: 0,
+        status: ConversionStatus::Completed.as_str().to_string(),
+        product_id: sale.product_id.clone(),
+        no_commission_reason,
+        created_at: now,
+        updated_at: now,
+    };
+    match c.transaction(|c| store::insert(c, &row)) {
+        Ok(()) => {}
+        Err(e) if is_unique_violation(&e) => {
+            let order = sale.order_id.as_deref().unwrap_or_default();
+            return replay_of(c, prog, order, &sale.request_hash);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let earns = blocked.is_none() && pricing.earns;
+    let approved = prog.hold_days <= 0;
+    let mut created = Vec::new();
+    if earns && pricing.affiliate.minor > 0 {
+        created.push(commissions::insert(
+            c,
+            NewCommission {
+                program_id: &prog.id,
+                affiliate_id: &aff.id,
+                conversion_id: Some(&row.id),
+                order_id: row.order_id.as_deref(),
+                kind: CommissionKind::Sale,
+                dedupe_key: format!("sale:{}", row.id),
+                request_hash: None,
+                amount: pricing.affiliate,
+                conversion_amount: Some(row.amount_minor),
+                description: None,
+                source_commission_id: None,
+                approved,
+            },
+            now,
+        )?);
+    }
+    if let (true, Some(second), Some(parent_id)) =
+        (earns, pricing.second_tier, aff.parent_affiliate_id.as_deref())
+    {
+        let parent = affiliate_store::find(c, &prog.id, parent_id)?;
+        if let Some(parent) = parent.filter(|p| p.status == "active") {
+            created.push(commissions::insert(
+                c,
+                NewCommission {
+                    program_id: &prog.id,
+                    affiliate_id: &parent.id,
+                    conversion_id: Some(&row.id),
+                    order_id: row.order_id.as_deref(),
+                    kind: CommissionKind::SecondTier,
+                    dedupe_key: format!("second:{}", row.id),
+                    request_hash: None,
+                    amount: second,
+                    conversion_amount: Some(row.amount_minor),
+                    description: Some(format!("Second tier of {}", aff.id)),
+                    source_commission_id: None,
+                    approved,
+                },
+                now,
+            )?);
+        }
+    }
+    if earns {
+        affiliate_store::bump_counters(c, &aff.id, 0, 0, 1)?;
+    }
+    rollups::add(
+        c,
+        &prog.id,
+        &aff.id,
+        now,
+        &row.currency,
+        Delta {
+            conversions: i64::from(earns),
+            revenue: row.amount_minor,
+            ..Delta::default()
+        },
+    )?;
+    if let Some(mut cu) = sale.customer {
+        if cu.first_payment_at.is_none() {
+            cu.first_payment_at = Some(now);
+            customer_store::update(c, &cu)?;
+        }
+    }
+    let dto = to_dto(&row, &created);
+    events::record(c, &prog.id, "conversion.created", &serde_json::json!({ "conversion": dto }), now)?;
+    Ok(Recorded {
+        conversion: row,
+        commissions: created,
+        replay: false,
+    })
+}
+
+/// The API view of a conversion with its commissions (the referring affiliate's is shown).
+pub fn to_dto(row: &ConversionRow, comms: &[CommissionRow]) -> Conversion {
+    let currency = Currency::parse(&row.currency).unwrap_or(Currency::USD);
+    let sale_comm = comms
+        .iter()
+        .find(|cm| cm.kind == CommissionKind::Sale.as_str() && cm.affiliate_id == row.affiliate_id);
+    let (commission, commission_currency) = match sale_comm {
+        Some(cm) => {
+            let cur = Currency::parse(&cm.currency).unwrap_or(currency);
+            (Money::new(cm.amount_minor, cur).amount(), cur)
+        }
+        None => (Money::new(0, currency).amount(), currency),
+    };
+    Conversion {
+        conversion_id: ConversionId::from_trusted(row.id.clone()),
+        affiliate_id: AffiliateId::from_trusted(row.affiliate_id.clone()),
+        referral_code: row.referral_code.clone(),
+        amount: Money::new(row.amount_minor, currency).amount(),
+        currency,
+        commission,
+        commission_currency,
+        commission_id: sale_comm.map(|cm| CommissionId::from_trusted(cm.id.clone())),
+        order_id: row.order_id.clone(),
+        customer_key: row.customer_key.clone(),
+        refunded_amount: Money::new(row.refunded_minor, currency).amount(),
+        status: ConversionStatus::parse(&row.status).unwrap_or(ConversionStatus::Completed),
+        no_commission_reason: row.no_commission_reason.clone(),
+        timestamp: ms_to_datetime(row.created_at),
+    }
+}
+
+/// A conversion of the program or 404.
+pub fn load(c: &mut DbConn, program_id: &str, id: &str) -> Result<ConversionRow, ApiError> {
+    store::find(c, program_id, id)?.ok_or_else(|| ApiError::not_found("conversion"))
+}
+
+/// What a refund did.
+pub struct Refunded {
+    /// The conversion after it.
+    pub conversion: ConversionRow,
+    /// Its commissions after it.
+    pub commissions: Vec<CommissionRow>,
+    /// Clawbacks of money already paid.
+    pub adjustments: Vec<CommissionRow>,
+}
+
+/// Refunds part (or, with `amount` None, the rest) of a sale. `dedupe_key` (an
+/// `Idempotency-Key`, a Stripe refund id) makes a repeated refund a no-op.
+pub fn refund(
+    c: &mut DbConn,
+    prog: &ProgramRow,
+    conversion_id: &str,
+    amount: Option<Money>,
+    reason: Option<String>,
+    dedupe_key: Option<String>,
+    now: i64,
+) -> Result<Refunded, ApiError> {
+    if let Some(r) = &reason {
+        crate::extract::check_len("reason", r, 1, 500)?;
+    }
+    let mut conv = load(c, &prog.id, conversion_id)?;
+    let currency = Currency::parse(&conv.currency).unwrap_or(Currency::USD);
+    if let Some(a) = amount {
+        if a.currency != currency {
+            return Err(ApiError::invalid("amount", format!("must be in the sale's currency, {currency}")));
+        }
+    }
+    let left = conv.amount_minor - conv.refunded_minor;
+    let refund_minor = match amount {
+        Some(a) if a.minor <= 0 => return Err(ApiError::invalid("amount", "must be above zero")),
+        Some(a) if a.minor > left => {
+            return Err(ApiError::invalid(
+                "amount",
+                format!("is more than what is left to refund ({})", Money::new(left, currency).amount()),
+            ))
+        }
+        Some(a) => a.minor,
+        None if left <= 0 => {
+            return Err(ApiError::conflict("This sale has already been wholly refunded"));
+        }
+        None => left,
+    };
+    let refund_id = new_id("re_");
+    let inserted = c.transaction(|c| {
+        diesel::insert_into(refunds::table)
+            .values((
+                refunds::id.eq(&refund_id),
+                refunds::program_id.eq(&prog.id),
+                refunds::conversion_id.eq(&conv.id),
+                refunds::amount_minor.eq(refund_minor),
+                refunds::reason.eq(&reason),
+                refunds::dedupe_key.eq(&dedupe_key),
+                refunds::created_at.eq(now),
+            ))
+            .execute(c)
+    });
+    match inserted {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => {
+            // This refund was applied before: answer with the state as it is.
+            let commissions = commission_store::of_conversion(c, &conv.id)?;
+            return Ok(Refunded {
+                conversion: conv,
+                commissions,
+                adjustments: Vec::new(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    conv.refunded_minor += refund_minor;
+    conv.status = if conv.refunded_minor >= conv.amount_minor {
+        ConversionStatus::Refunded
+    } else {
+        ConversionStatus::PartiallyRefunded
+    }
+    .as_str()
+    .to_string();
+    conv.updated_at = now;
+    store::update(c, &conv)?;
+    rollups::add(
+        c,
+        &prog.id,
+        &conv.affiliate_id,
+        conv.created_at,
+        &conv.currency,
+        Delta {
+            refunded: refund_minor,
+            ..Delta::default()
+        },
+    )?;
+    let (after, adjustments) = commissions::apply_refund(
+        c,
+        &prog.id,
+        &conv.id,
+        conv.amount_minor,
+        conv.refunded_minor,
+        &refund_id,
+        reason.as_deref(),
+        now,
+    )?;
+    Ok(Refunded {
+        conversion: conv,
+        commissions: after,
+        adjustments,
+    })
+}
