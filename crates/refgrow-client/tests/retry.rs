@@ -364,3 +364,19 @@ async fn queries_and_path_segments_are_encoded() {
         seen[1].head
     );
 }
+
+#[cfg(feature = "blocking")]
+#[test]
+fn the_blocking_facade_drives_the_async_client() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (base, seen) = rt.block_on(fake_server(vec![
+        server_error(),
+        (201, vec![], COMMISSION.to_string()),
+    ]));
+    let c = refgrow_client::blocking::Client::new(client(&base, fast_policy(2))).expect("blocking");
+    let comm = c
+        .run(|c| async move { c.commissions().create(manual_commission()).await })
+        .expect("created");
+    assert_eq!(comm.id.as_str(), "comm_1");
+    assert_eq!(seen.lock().expect("lock").len(), 2);
+}

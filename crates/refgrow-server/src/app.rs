@@ -48,9 +48,7 @@ pub struct Running {
 }
 
 fn request_id_ok(v: &str) -> bool {
-    !v.is_empty()
-        && v.len() <= 200
-        && v.bytes().all(|b| b.is_ascii_graphic())
+    !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// Registers the app: routes, state, request ids, the access log, JSON 404s.
@@ -126,8 +124,8 @@ pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
     );
     crate::services::jobs::spawn(state.clone());
     let factory_state = state.clone();
-    let mut server = HttpServer::new(move || app_factory(factory_state.clone()))
-        .shutdown_timeout(20);
+    let mut server =
+        HttpServer::new(move || app_factory(factory_state.clone())).shutdown_timeout(20);
     if config.workers > 0 {
         server = server.workers(config.workers);
     }

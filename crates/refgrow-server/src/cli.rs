@@ -148,8 +148,11 @@ pub fn run_admin(config: &Config, command: Command) -> i32 {
                     println!("ID\tPREFIX\tSCOPES\tLABEL\tCREATED\tLAST_USED\tREVOKED");
                     for k in api_keys::list(&mut c, &prog.id)? {
                         let t = |v: Option<i64>| {
-                            v.map(|ms| ms_to_datetime(ms).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                                .unwrap_or_else(|| "-".into())
+                            v.map(|ms| {
+                                ms_to_datetime(ms)
+                                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                            })
+                            .unwrap_or_else(|| "-".into())
                         };
                         println!(
                             "{}\t{}…\t{}\t{}\t{}\t{}\t{}",

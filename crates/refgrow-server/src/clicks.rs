@@ -86,7 +86,10 @@ impl ClickBuffer {
 
     /// Queues a click. Refuses when the buffer is full (the database is not keeping up).
     pub fn push(&self, click: ClickRow) -> Result<(), ApiError> {
-        let mut inner = self.inner.lock().map_err(|_| ApiError::internal("click buffer poisoned"))?;
+        let mut inner = self
+            .inner
+            .lock()
+            .map_err(|_| ApiError::internal("click buffer poisoned"))?;
         if inner.pending.len() >= MAX_BUFFERED {
             return Err(ApiError::unavailable("click buffer full"));
         }
@@ -135,7 +138,9 @@ impl ClickBuffer {
             }
         }
         let (p, c) = key.clone();
-        let found = db.read(move |conn| Ok(lookup_code(conn, p.as_deref(), &c)?)).await?;
+        let found = db
+            .read(move |conn| Ok(lookup_code(conn, p.as_deref(), &c)?))
+            .await?;
         if let Ok(mut i) = self.inner.lock() {
             if i.codes.len() > 100_000 {
                 i.codes.clear();
@@ -152,7 +157,11 @@ impl ClickBuffer {
         db: &Db,
         config: &crate::config::Config,
     ) -> Result<Option<String>, ApiError> {
-        if let Some(url) = config.fallback_url.as_ref().filter(|u| !u.trim().is_empty()) {
+        if let Some(url) = config
+            .fallback_url
+            .as_ref()
+            .filter(|u| !u.trim().is_empty())
+        {
             return Ok(Some(url.trim().to_string()));
         }
         let key = (Some(String::new()), String::new());
@@ -262,8 +271,12 @@ pub fn write_batch(c: &mut DbConn, batch: &[ClickRow]) -> QueryResult<()> {
     c.transaction(|c| {
         let mut per_affiliate: HashMap<&str, i64> = HashMap::new();
         for click in batch {
-            diesel::insert_into(clicks::table).values(click).execute(c)?;
-            *per_affiliate.entry(click.affiliate_id.as_str()).or_default() += 1;
+            diesel::insert_into(clicks::table)
+                .values(click)
+                .execute(c)?;
+            *per_affiliate
+                .entry(click.affiliate_id.as_str())
+                .or_default() += 1;
         }
         for (aff, n) in per_affiliate {
             affiliates::bump_counters(c, aff, n, 0, 0)?;

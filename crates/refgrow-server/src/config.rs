@@ -6,11 +6,21 @@ use clap::Args;
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Where the data lives: sqlite://FILE or postgres://USER@HOST/DB.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://refgrow.db", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://refgrow.db",
+        global = true
+    )]
     pub database_url: String,
 
     /// Address to listen on.
-    #[arg(long, env = "REFGROW_BIND", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "REFGROW_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub bind: String,
 
     /// Base of referral links (`{public_url}/r/{code}`); defaults to http://{bind}.
@@ -23,7 +33,12 @@ pub struct Config {
     pub fallback_url: Option<String>,
 
     /// The largest request body accepted, in bytes.
-    #[arg(long, env = "REFGROW_MAX_BODY_BYTES", default_value_t = 65536, global = true)]
+    #[arg(
+        long,
+        env = "REFGROW_MAX_BODY_BYTES",
+        default_value_t = 65536,
+        global = true
+    )]
     pub max_body_bytes: usize,
 
     /// HTTP worker threads (0: one per core).
@@ -31,11 +46,21 @@ pub struct Config {
     pub workers: usize,
 
     /// Seconds between runs of the background jobs (auto-approval and the like).
-    #[arg(long, env = "REFGROW_JOB_INTERVAL_SECS", default_value_t = 60, global = true)]
+    #[arg(
+        long,
+        env = "REFGROW_JOB_INTERVAL_SECS",
+        default_value_t = 60,
+        global = true
+    )]
     pub job_interval_secs: u64,
 
     /// Milliseconds between flushes of buffered clicks to the database.
-    #[arg(long, env = "REFGROW_CLICK_FLUSH_MS", default_value_t = 50, global = true)]
+    #[arg(
+        long,
+        env = "REFGROW_CLICK_FLUSH_MS",
+        default_value_t = 50,
+        global = true
+    )]
     pub click_flush_ms: u64,
 }
 

@@ -156,7 +156,10 @@ fn field_error(path: &str, message: &str) -> ApiError {
         let expected = parts.next().unwrap_or_default();
         return ApiError::invalid(
             base,
-            format!("'{value}' is not one of {}", expected.trim_start_matches("one of ")),
+            format!(
+                "'{value}' is not one of {}",
+                expected.trim_start_matches("one of ")
+            ),
         );
     }
     ApiError::invalid(base, message)
@@ -245,8 +248,14 @@ pub fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<(),
             format!("must be {min} to {max} characters long"),
         ));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(ApiError::invalid(field, "must not contain control characters"));
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ApiError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -272,8 +281,14 @@ mod tests {
     fn errors_name_the_field() {
         assert_eq!(err_field(parse_json(br#"{}"#)), "email");
         assert_eq!(err_field(parse_json(br#"{"email": 1}"#)), "email");
-        assert_eq!(err_field(parse_json(br#"{"email": "a", "cookieDays": "x"}"#)), "cookieDays");
-        assert_eq!(err_field(parse_json(br#"{"email": "a", "nope": 1}"#)), "nope");
+        assert_eq!(
+            err_field(parse_json(br#"{"email": "a", "cookieDays": "x"}"#)),
+            "cookieDays"
+        );
+        assert_eq!(
+            err_field(parse_json(br#"{"email": "a", "nope": 1}"#)),
+            "nope"
+        );
         assert_eq!(err_field(parse_json(br#"{"email": "#)), "body");
         assert!(parse_json::<Body>(b"").is_err());
     }

@@ -31,14 +31,24 @@ pub fn key_of(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         .ok()
         .map(str::trim)
         .filter(|s| !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| ApiError::invalid("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))?;
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            )
+        })?;
     Ok(Some(s.to_string()))
 }
 
 /// A fingerprint of a request: its method, path and canonical body.
 pub fn fingerprint<T: Serialize>(req: &HttpRequest, body: &T) -> Result<String, ApiError> {
     let json = serde_json::to_string(body).map_err(ApiError::internal)?;
-    Ok(crate::idgen::hash_secret(&format!("{} {}\n{}", req.method(), req.path(), json)))
+    Ok(crate::idgen::hash_secret(&format!(
+        "{} {}\n{}",
+        req.method(),
+        req.path(),
+        json
+    )))
 }
 
 /// A handler's answer, ready to be saved and replayed.

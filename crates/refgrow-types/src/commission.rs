@@ -177,9 +177,14 @@ fn check_rate(field: &str, rate: Option<Amount>) -> Result<Decimal, RuleError> {
     Ok(rate)
 }
 
-fn check_amount(field: &str, amount: Option<Amount>, currency: Currency) -> Result<Money, RuleError> {
+fn check_amount(
+    field: &str,
+    amount: Option<Amount>,
+    currency: Currency,
+) -> Result<Money, RuleError> {
     let amount = amount.ok_or_else(|| rule_err(field, "is required for a fixed rule"))?;
-    Money::from_major(amount.value(), currency).map_err(|e: MoneyError| rule_err(field, e.to_string()))
+    Money::from_major(amount.value(), currency)
+        .map_err(|e: MoneyError| rule_err(field, e.to_string()))
 }
 
 fn check_shape(
@@ -199,7 +204,10 @@ fn check_shape(
         RuleType::Fixed => {
             check_amount(&format!("{path}amount"), amount, currency)?;
             if rate.is_some() {
-                return Err(rule_err(format!("{path}rate"), "is only for percentage rules"));
+                return Err(rule_err(
+                    format!("{path}rate"),
+                    "is only for percentage rules",
+                ));
             }
         }
     }
@@ -219,7 +227,10 @@ impl CommissionRule {
             }
         }
         if self.tiers.len() > MAX_TIERS {
-            return Err(rule_err("commission.tiers", format!("must have at most {MAX_TIERS} tiers")));
+            return Err(rule_err(
+                "commission.tiers",
+                format!("must have at most {MAX_TIERS} tiers"),
+            ));
         }
         let mut last = 0u64;
         for (i, t) in self.tiers.iter().enumerate() {
@@ -241,9 +252,18 @@ impl CommissionRule {
         }
         for (id, p) in &self.products {
             if id.is_empty() || id.chars().count() > 200 {
-                return Err(rule_err("commission.products", "product ids must be 1 to 200 characters"));
+                return Err(rule_err(
+                    "commission.products",
+                    "product ids must be 1 to 200 characters",
+                ));
             }
-            check_shape(&format!("commission.products.{id}."), p.kind, p.rate, p.amount, currency)?;
+            check_shape(
+                &format!("commission.products.{id}."),
+                p.kind,
+                p.rate,
+                p.amount,
+                currency,
+            )?;
         }
         if let Some(st) = &self.second_tier {
             let second = check_rate("commission.secondTier.rate", Some(st.rate))?;
@@ -263,7 +283,11 @@ impl CommissionRule {
         let mut rates: Vec<Decimal> = Vec::new();
         rates.extend(self.rate.map(|r| r.value()));
         rates.extend(self.tiers.iter().filter_map(|t| t.rate.map(|r| r.value())));
-        rates.extend(self.products.values().filter_map(|p| p.rate.map(|r| r.value())));
+        rates.extend(
+            self.products
+                .values()
+                .filter_map(|p| p.rate.map(|r| r.value())),
+        );
         rates.into_iter().max().unwrap_or(Decimal::ZERO)
     }
 
@@ -318,7 +342,12 @@ impl CommissionRule {
         let second_tier = self
             .second_tier
             .as_ref()
-            .map(|st| Money::new(percent_of(sale.amount.minor, st.rate.value()), sale.amount.currency))
+            .map(|st| {
+                Money::new(
+                    percent_of(sale.amount.minor, st.rate.value()),
+                    sale.amount.currency,
+                )
+            })
             .filter(|m| m.minor > 0);
         Pricing {
             earns: true,
@@ -506,11 +535,20 @@ mod tests {
                 "tiers": [{"minConversions": 10, "rate": 25}, {"minConversions": 50, "rate": 30}]}"#,
         );
         let mut s = sale(10_000);
-        for (prior, want) in [(0, 2000), (9, 2000), (10, 2500), (49, 2500), (50, 3000), (500, 3000)] {
+        for (prior, want) in [
+            (0, 2000),
+            (9, 2000),
+            (10, 2500),
+            (49, 2500),
+            (50, 3000),
+            (500, 3000),
+        ] {
             s.prior_conversions = prior;
             assert_eq!(r.price(&s).affiliate.minor, want, "prior {prior}");
         }
-        let f = rule(r#"{"type": "fixed", "amount": 10, "tiers": [{"minConversions": 3, "amount": 15}]}"#);
+        let f = rule(
+            r#"{"type": "fixed", "amount": 10, "tiers": [{"minConversions": 3, "amount": 15}]}"#,
+        );
         s.prior_conversions = 3;
         assert_eq!(f.price(&s).affiliate.minor, 1500);
     }
@@ -541,17 +579,31 @@ mod tests {
             let r: CommissionRule = serde_json::from_str(json).unwrap();
             r.validate(Currency::USD).unwrap_err().field
         };
-        assert_eq!(bad(r#"{"type": "percentage", "rate": 101}"#), "commission.rate");
-        assert_eq!(bad(r#"{"type": "percentage", "rate": -1}"#), "commission.rate");
+        assert_eq!(
+            bad(r#"{"type": "percentage", "rate": 101}"#),
+            "commission.rate"
+        );
+        assert_eq!(
+            bad(r#"{"type": "percentage", "rate": -1}"#),
+            "commission.rate"
+        );
         assert_eq!(bad(r#"{"type": "percentage"}"#), "commission.rate");
-        assert_eq!(bad(r#"{"type": "fixed", "amount": 1.001}"#), "commission.amount");
-        assert_eq!(bad(r#"{"type": "fixed", "rate": 5, "amount": 1}"#), "commission.rate");
+        assert_eq!(
+            bad(r#"{"type": "fixed", "amount": 1.001}"#),
+            "commission.amount"
+        );
+        assert_eq!(
+            bad(r#"{"type": "fixed", "rate": 5, "amount": 1}"#),
+            "commission.rate"
+        );
         assert_eq!(
             bad(r#"{"type": "percentage", "rate": 5, "recurring": {"months": 0}}"#),
             "commission.recurring.months"
         );
         assert_eq!(
-            bad(r#"{"type": "percentage", "rate": 5, "tiers": [{"minConversions": 5, "rate": 6}, {"minConversions": 5, "rate": 7}]}"#),
+            bad(
+                r#"{"type": "percentage", "rate": 5, "tiers": [{"minConversions": 5, "rate": 6}, {"minConversions": 5, "rate": 7}]}"#
+            ),
             "commission.tiers[1].minConversions"
         );
         assert_eq!(
@@ -559,7 +611,10 @@ mod tests {
             "commission.secondTier.rate"
         );
         assert!(serde_json::from_str::<CommissionRule>(r#"{"type": "bogus"}"#).is_err());
-        assert!(serde_json::from_str::<CommissionRule>(r#"{"type": "fixed", "amount": 1, "x": 1}"#).is_err());
+        assert!(serde_json::from_str::<CommissionRule>(
+            r#"{"type": "fixed", "amount": 1, "x": 1}"#
+        )
+        .is_err());
     }
 
     #[test]

@@ -93,9 +93,11 @@ macro_rules! define_id {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)
-                    .map_err(|_| serde::de::Error::custom(IdError { prefix: $prefix }))?;
-                Self::parse(&s).map_err(serde::de::Error::custom)
+                crate::api::common::deserialize_checked_str(
+                    d,
+                    concat!("a string beginning with '", $prefix, "'"),
+                    |s| Self::parse(s).map_err(|e| e.to_string()),
+                )
             }
         }
     };
@@ -150,6 +152,9 @@ mod tests {
         assert!(AffiliateId::parse("aff_").is_err());
         assert!(AffiliateId::parse("aff_a b").is_err());
         let json: Result<AffiliateId, _> = serde_json::from_str("42");
-        assert!(json.unwrap_err().to_string().contains("beginning with 'aff_'"));
+        assert!(json
+            .unwrap_err()
+            .to_string()
+            .contains("beginning with 'aff_'"));
     }
 }

@@ -289,23 +289,44 @@ mod tests {
         assert_eq!(m.minor, 9999);
         assert_eq!(m.to_major().to_string(), "99.99");
         let jpy = Currency::parse("JPY").unwrap();
-        assert_eq!(Money::from_major(parse_decimal("1500").unwrap(), jpy).unwrap().minor, 1500);
+        assert_eq!(
+            Money::from_major(parse_decimal("1500").unwrap(), jpy)
+                .unwrap()
+                .minor,
+            1500
+        );
         assert!(matches!(
             Money::from_major(parse_decimal("1500.5").unwrap(), jpy),
             Err(MoneyError::TooPrecise { .. })
         ));
         // Trailing zeros beyond the exponent are not extra precision.
-        assert_eq!(Money::from_major(parse_decimal("10.500").unwrap(), usd()).unwrap().minor, 1050);
+        assert_eq!(
+            Money::from_major(parse_decimal("10.500").unwrap(), usd())
+                .unwrap()
+                .minor,
+            1050
+        );
         let kwd = Currency::parse("KWD").unwrap();
-        assert_eq!(Money::from_major(parse_decimal("1.234").unwrap(), kwd).unwrap().minor, 1234);
+        assert_eq!(
+            Money::from_major(parse_decimal("1.234").unwrap(), kwd)
+                .unwrap()
+                .minor,
+            1234
+        );
         assert_eq!(minor_to_amount(1234, kwd).to_string(), "1.234");
         assert_eq!(minor_to_amount(2000, usd()).to_string(), "20.00");
     }
 
     #[test]
     fn refuses_bad_amounts() {
-        assert_eq!(Money::from_major(parse_decimal("-1").unwrap(), usd()), Err(MoneyError::Negative));
-        assert_eq!(Money::from_major(parse_decimal("1e20").unwrap(), usd()), Err(MoneyError::TooLarge));
+        assert_eq!(
+            Money::from_major(parse_decimal("-1").unwrap(), usd()),
+            Err(MoneyError::Negative)
+        );
+        assert_eq!(
+            Money::from_major(parse_decimal("1e20").unwrap(), usd()),
+            Err(MoneyError::TooLarge)
+        );
         assert_eq!(parse_decimal("NaN"), Err(MoneyError::NotANumber));
         assert_eq!(parse_decimal("1,5"), Err(MoneyError::NotANumber));
         assert!(parse_decimal("99999999999999999999999999999999999").is_err());
@@ -317,7 +338,10 @@ mod tests {
         assert_eq!(a.to_string(), "0.1");
         let b: Amount = serde_json::from_str("\"12.30\"").unwrap();
         assert_eq!(serde_json::to_string(&b).unwrap(), "12.30");
-        assert_eq!(serde_json::to_string(&minor_to_amount(2000, usd())).unwrap(), "20.00");
+        assert_eq!(
+            serde_json::to_string(&minor_to_amount(2000, usd())).unwrap(),
+            "20.00"
+        );
         assert!(serde_json::from_str::<Amount>("true").is_err());
     }
 }

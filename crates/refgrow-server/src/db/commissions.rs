@@ -181,13 +181,7 @@ pub fn due_for_approval(
 /// Moves a commission from one status to another only if it still has the first: the
 /// compare-and-set that keeps concurrent replicas from moving it twice. Returns whether it
 /// moved.
-pub fn move_status(
-    c: &mut DbConn,
-    id: &str,
-    from: &str,
-    to: &str,
-    now: i64,
-) -> QueryResult<bool> {
+pub fn move_status(c: &mut DbConn, id: &str, from: &str, to: &str, now: i64) -> QueryResult<bool> {
     let target = commissions::table
         .find(id)
         .filter(commissions::status.eq(from))

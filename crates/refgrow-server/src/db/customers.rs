@@ -48,7 +48,11 @@ pub fn update(c: &mut DbConn, row: &CustomerRow) -> QueryResult<()> {
 }
 
 /// A customer of the program by key.
-pub fn find_by_key(c: &mut DbConn, program_id: &str, key: &str) -> QueryResult<Option<CustomerRow>> {
+pub fn find_by_key(
+    c: &mut DbConn,
+    program_id: &str,
+    key: &str,
+) -> QueryResult<Option<CustomerRow>> {
     customers::table
         .filter(customers::program_id.eq(program_id))
         .filter(customers::customer_key.eq(key))

@@ -59,13 +59,22 @@ pub fn claim(
 }
 
 /// Saves the answer of a claimed key.
-pub fn save(c: &mut DbConn, program_id: &str, key: &str, status: u16, body: &str) -> QueryResult<()> {
+pub fn save(
+    c: &mut DbConn,
+    program_id: &str,
+    key: &str,
+    status: u16,
+    body: &str,
+) -> QueryResult<()> {
     diesel::update(
         ik::table
             .filter(ik::program_id.eq(program_id))
             .filter(ik::idem_key.eq(key)),
     )
-    .set((ik::status_code.eq(i32::from(status)), ik::response_body.eq(body)))
+    .set((
+        ik::status_code.eq(i32::from(status)),
+        ik::response_body.eq(body),
+    ))
     .execute(c)
     .map(|_| ())
 }

@@ -47,8 +47,7 @@ pub enum Backend {
 /// The SQLite migrations, embedded in the binary.
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 /// The PostgreSQL migrations, embedded in the binary.
-pub const POSTGRES_MIGRATIONS: EmbeddedMigrations =
-    embed_migrations!("../../migrations/postgres");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
 /// A database URL that was understood: the backend and what to hand its driver.
 #[derive(Debug, Clone)]
@@ -87,7 +86,11 @@ pub fn parse_database_url(url: &str) -> Result<DbTarget, DbSetupError> {
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let lower = url.to_ascii_lowercase();
-        for mode in ["sslmode=require", "sslmode=verify-ca", "sslmode=verify-full"] {
+        for mode in [
+            "sslmode=require",
+            "sslmode=verify-ca",
+            "sslmode=verify-full",
+        ] {
             if lower.contains(mode) {
                 return Err(DbSetupError::BadUrl(format!(
                     "asks for {mode}, but this build's libpq has no TLS (pq-sys \
@@ -280,7 +283,10 @@ impl Db {
     pub fn pool_state(&self) -> [(u32, u32); 2] {
         let r = self.read.state();
         let w = self.write.state();
-        [(r.connections, r.idle_connections), (w.connections, w.idle_connections)]
+        [
+            (r.connections, r.idle_connections),
+            (w.connections, w.idle_connections),
+        ]
     }
 }
 
@@ -332,16 +338,29 @@ mod tests {
 
     #[test]
     fn urls_pick_the_backend() {
-        assert_eq!(parse_database_url("sqlite://refgrow.db").unwrap().backend, Backend::Sqlite);
-        assert_eq!(parse_database_url("sqlite://refgrow.db").unwrap().conninfo, "refgrow.db");
-        assert_eq!(parse_database_url("data/x.db").unwrap().backend, Backend::Sqlite);
         assert_eq!(
-            parse_database_url("postgres://u@localhost/db").unwrap().backend,
+            parse_database_url("sqlite://refgrow.db").unwrap().backend,
+            Backend::Sqlite
+        );
+        assert_eq!(
+            parse_database_url("sqlite://refgrow.db").unwrap().conninfo,
+            "refgrow.db"
+        );
+        assert_eq!(
+            parse_database_url("data/x.db").unwrap().backend,
+            Backend::Sqlite
+        );
+        assert_eq!(
+            parse_database_url("postgres://u@localhost/db")
+                .unwrap()
+                .backend,
             Backend::Postgres
         );
         let e = parse_database_url("mysql://x").unwrap_err().to_string();
         assert!(e.contains("'mysql'"), "{e}");
-        let e = parse_database_url("postgres://h/db?sslmode=require").unwrap_err().to_string();
+        let e = parse_database_url("postgres://h/db?sslmode=require")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("TLS"), "{e}");
         assert!(parse_database_url("").is_err());
     }
@@ -349,9 +368,9 @@ mod tests {
 
 pub mod affiliates;
 pub mod api_keys;
-pub mod programs;
-pub mod rollups;
 pub mod commissions;
 pub mod conversions;
 pub mod customers;
 pub mod idempotency;
+pub mod programs;
+pub mod rollups;

@@ -47,10 +47,7 @@ pub fn insert(c: &mut DbConn, row: &ProgramRow) -> QueryResult<()> {
 
 /// Finds a program by id.
 pub fn find(c: &mut DbConn, id: &str) -> QueryResult<Option<ProgramRow>> {
-    programs::table
-        .find(id)
-        .first::<ProgramRow>(c)
-        .optional()
+    programs::table.find(id).first::<ProgramRow>(c).optional()
 }
 
 /// Finds a program by id or, failing that, by name.

@@ -40,7 +40,14 @@ async fn create(
             c.transaction(|c| {
                 let prog = program::load(c, &auth.program_id)?;
                 let row = affiliates::create(c, &prog, body, AffiliateSource::Api, now)?;
-                crate::services::events::affiliate_changed(c, &prog, &row, "affiliate.created", &base, now)?;
+                crate::services::events::affiliate_changed(
+                    c,
+                    &prog,
+                    &row,
+                    "affiliate.created",
+                    &base,
+                    now,
+                )?;
                 Ok(affiliates::to_dto(&row, &prog, Default::default(), &base))
             })
         })
@@ -105,7 +112,8 @@ async fn get(
             let prog = program::load(c, &auth.program_id)?;
             let row = affiliates::load(c, &auth.program_id, id.as_str())?;
             let mut v = affiliates::to_dtos(c, std::slice::from_ref(&row), &prog, &base)?;
-            v.pop().ok_or_else(|| ApiError::internal("affiliate vanished"))
+            v.pop()
+                .ok_or_else(|| ApiError::internal("affiliate vanished"))
         })
         .await?;
     Ok(ok(AffiliateResponse { affiliate }))
@@ -116,8 +124,9 @@ async fn get_by_code(
     auth: Auth,
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = normalize_referral_code(&code)
-        .ok_or_else(|| ApiError::invalid("referralCode", refgrow_types::api::REFERRAL_CODE_ISSUE))?;
+    let code = normalize_referral_code(&code).ok_or_else(|| {
+        ApiError::invalid("referralCode", refgrow_types::api::REFERRAL_CODE_ISSUE)
+    })?;
     let base = state.config.public_base();
     let affiliate = state
         .db
@@ -126,7 +135,8 @@ async fn get_by_code(
             let row = store::find_by_code(c, &auth.program_id, &code)?
                 .ok_or_else(|| ApiError::not_found("affiliate"))?;
             let mut v = affiliates::to_dtos(c, std::slice::from_ref(&row), &prog, &base)?;
-            v.pop().ok_or_else(|| ApiError::internal("affiliate vanished"))
+            v.pop()
+                .ok_or_else(|| ApiError::internal("affiliate vanished"))
         })
         .await?;
     Ok(ok(AffiliateResponse { affiliate }))
@@ -147,10 +157,19 @@ async fn patch(
         .write(move |c| {
             c.transaction(|c| {
                 let prog = program::load(c, &auth.program_id)?;
-                let (row, _status_changed) = affiliates::update(c, &auth.program_id, id.as_str(), body, now)?;
-                crate::services::events::affiliate_changed(c, &prog, &row, "affiliate.updated", &base, now)?;
+                let (row, _status_changed) =
+                    affiliates::update(c, &auth.program_id, id.as_str(), body, now)?;
+                crate::services::events::affiliate_changed(
+                    c,
+                    &prog,
+                    &row,
+                    "affiliate.updated",
+                    &base,
+                    now,
+                )?;
                 let mut v = affiliates::to_dtos(c, std::slice::from_ref(&row), &prog, &base)?;
-                v.pop().ok_or_else(|| ApiError::internal("affiliate vanished"))
+                v.pop()
+                    .ok_or_else(|| ApiError::internal("affiliate vanished"))
             })
         })
         .await?;

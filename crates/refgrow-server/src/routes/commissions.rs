@@ -42,7 +42,10 @@ pub fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
             return Ok(t.and_utc().timestamp_millis());
         }
     }
-    Err(ApiError::invalid(field, "must be an RFC 3339 timestamp or a YYYY-MM-DD date"))
+    Err(ApiError::invalid(
+        field,
+        "must be an RFC 3339 timestamp or a YYYY-MM-DD date",
+    ))
 }
 
 #[derive(Deserialize)]
@@ -65,7 +68,11 @@ async fn list(
     let filter = Filter {
         affiliate_id: q.affiliate_id.map(|a| a.into_string()),
         status: q.status.map(|s| s.as_str().to_string()),
-        from: q.from.as_deref().map(|s| parse_time("from", s)).transpose()?,
+        from: q
+            .from
+            .as_deref()
+            .map(|s| parse_time("from", s))
+            .transpose()?,
         to: q.to.as_deref().map(|s| parse_time("to", s)).transpose()?,
     };
     let list = state
@@ -93,7 +100,9 @@ async fn get(
         .db
         .read(move |c| commissions::load(c, &auth.program_id, id.as_str()))
         .await?;
-    Ok(ok(CommissionResponse { commission: commissions::to_dto(&row) }))
+    Ok(ok(CommissionResponse {
+        commission: commissions::to_dto(&row),
+    }))
 }
 
 async fn create(
@@ -110,7 +119,8 @@ async fn create(
         check_len("description", d, 1, 1000)?;
     }
     let print = fingerprint(&req, &body)?;
-    let hash = crate::idgen::hash_secret(&serde_json::to_string(&body).map_err(ApiError::internal)?);
+    let hash =
+        crate::idgen::hash_secret(&serde_json::to_string(&body).map_err(ApiError::internal)?);
     let now = state.clock.now_ms();
     let program_id = auth.program_id.clone();
     write_once(&state, &req, &auth.program_id, print, move |c| {
@@ -183,10 +193,21 @@ async fn set_status(
     let row = state
         .db
         .write(move |c| {
-            c.transaction(|c| commissions::set_status(c, &auth.program_id, id.as_str(), body.status, body.reason, now))
+            c.transaction(|c| {
+                commissions::set_status(
+                    c,
+                    &auth.program_id,
+                    id.as_str(),
+                    body.status,
+                    body.reason,
+                    now,
+                )
+            })
         })
         .await?;
-    Ok(ok(CommissionResponse { commission: commissions::to_dto(&row) }))
+    Ok(ok(CommissionResponse {
+        commission: commissions::to_dto(&row),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -209,7 +230,9 @@ async fn reverse(
     let now = state.clock.now_ms();
     let (row, adjustment) = state
         .db
-        .write(move |c| c.transaction(|c| commissions::reverse(c, &auth.program_id, id.as_str(), q.reason, now)))
+        .write(move |c| {
+            c.transaction(|c| commissions::reverse(c, &auth.program_id, id.as_str(), q.reason, now))
+        })
         .await?;
     Ok(ok(ReversalResult {
         commission: commissions::to_dto(&row),

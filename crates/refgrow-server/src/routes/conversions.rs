@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::Connection;
+use refgrow_types::api::ConversionList;
 use refgrow_types::api::{
     ConversionResponse, CreateConversion, CreateRefund, CreateTransaction, RefundResult,
     TransactionResult,
@@ -11,7 +12,6 @@ use refgrow_types::api::{
 use refgrow_types::money::{Currency, Money};
 use refgrow_types::{AffiliateId, ConversionId};
 use serde::{Deserialize, Serialize};
-use refgrow_types::api::ConversionList;
 
 use super::ok;
 use crate::auth::Auth;
@@ -47,15 +47,17 @@ fn sale_money(
     prog: &ProgramRow,
 ) -> Result<Money, ApiError> {
     let currency = currency.unwrap_or_else(|| program::currency(prog));
-    Money::from_major(amount.value(), currency).map_err(|e| ApiError::invalid("amount", e.to_string()))
+    Money::from_major(amount.value(), currency)
+        .map_err(|e| ApiError::invalid("amount", e.to_string()))
 }
 
+/// The answer of `convert`: the conversion itself, as the contract shows it.
 fn recorded_answer(r: &Recorded) -> Result<Answer, ApiError> {
     let dto = conversions::to_dto(&r.conversion, &r.commissions);
     if r.replay {
-        Answer::replay(&ConversionResponse { conversion: dto })
+        Answer::replay(&dto)
     } else {
-        Answer::new(StatusCode::CREATED, &ConversionResponse { conversion: dto })
+        Answer::new(StatusCode::CREATED, &dto)
     }
 }
 
@@ -76,10 +78,14 @@ fn convert_in_tx(
         if !in_window(&prog, at, now) {
             return Err(ApiError::invalid(
                 "clickId",
-                format!("is older than the program's attribution window of {} days", prog.cookie_days),
+                format!(
+                    "is older than the program's attribution window of {} days",
+                    prog.cookie_days
+                ),
             ));
         }
-        affiliate_store::find(c, &prog.id, &aff_id)?.ok_or_else(|| ApiError::not_found("affiliate"))?
+        affiliate_store::find(c, &prog.id, &aff_id)?
+            .ok_or_else(|| ApiError::not_found("affiliate"))?
     } else if let Some(code) = &body.referral_code {
         affiliate_store::find_by_code(c, &prog.id, code.as_str())?
             .ok_or_else(|| ApiError::not_found("affiliate with this referral code"))?
@@ -93,15 +99,23 @@ fn convert_in_tx(
             )
         })?;
         customer = Some(cu);
-        affiliate_store::find(c, &prog.id, &aff_id)?.ok_or_else(|| ApiError::not_found("affiliate"))?
+        affiliate_store::find(c, &prog.id, &aff_id)?
+            .ok_or_else(|| ApiError::not_found("affiliate"))?
     } else {
-        return Err(ApiError::invalid("clickId", "one of clickId, referralCode or customerKey is required"));
+        return Err(ApiError::invalid(
+            "clickId",
+            "one of clickId, referralCode or customerKey is required",
+        ));
     };
     if let Some(details) = &body.customer {
         if let Some(name) = &details.name {
             check_len("customer.name", name, 1, 200)?;
         }
-        if details.email.as_ref().is_some_and(|e| e.as_str() == affiliate.email) {
+        if details
+            .email
+            .as_ref()
+            .is_some_and(|e| e.as_str() == affiliate.email)
+        {
             return Err(ApiError::invalid(
                 "customer.email",
                 "is the referring affiliate's own email: self-referrals are refused",
@@ -109,7 +123,15 @@ fn convert_in_tx(
         }
         if let (None, Some(key)) = (&customer, &details.key) {
             check_len("customer.key", key, 1, 200)?;
-            customer = Some(bind_customer(c, &prog, &affiliate, key, details, body.click_id.as_ref(), now)?);
+            customer = Some(bind_customer(
+                c,
+                &prog,
+                &affiliate,
+                key,
+                details,
+                body.click_id.as_ref(),
+                now,
+            )?);
         }
     }
     if let Some(cu) = &customer {
@@ -196,7 +218,11 @@ async fn convert(
     if let Some(order) = &body.order_id {
         check_len("orderId", order, 1, 200)?;
     }
-    if body.click_id.as_ref().is_some_and(|id| state.clicks.contains(id.as_str())) {
+    if body
+        .click_id
+        .as_ref()
+        .is_some_and(|id| state.clicks.contains(id.as_str()))
+    {
         state.clicks.flush(&state.db).await?;
     }
     let print = fingerprint(&req, &body)?;
@@ -268,7 +294,10 @@ async fn create_transaction(
             key: body.key.clone(),
             customer_key: body.customer_key.clone(),
             attributed: true,
-            conversion: Some(conversions::to_dto(&recorded.conversion, &recorded.commissions)),
+            conversion: Some(conversions::to_dto(
+                &recorded.conversion,
+                &recorded.commissions,
+            )),
         };
         if recorded.replay {
             Answer::replay(&result)
@@ -347,10 +376,21 @@ async fn refund(
         let conv = conversions::load(c, &prog.id, id.as_str())?;
         let currency = Currency::parse(&conv.currency).unwrap_or(Currency::USD);
         let amount = match body.amount {
-            Some(a) => Some(Money::from_major(a.value(), currency).map_err(|e| ApiError::invalid("amount", e.to_string()))?),
+            Some(a) => Some(
+                Money::from_major(a.value(), currency)
+                    .map_err(|e| ApiError::invalid("amount", e.to_string()))?,
+            ),
             None => None,
         };
-        let r = conversions::refund(c, &prog, &conv.id, amount, body.reason.clone(), dedupe.or(Some(new_id("refund:"))), now)?;
+        let r = conversions::refund(
+            c,
+            &prog,
+            &conv.id,
+            amount,
+            body.reason.clone(),
+            dedupe.or(Some(new_id("refund:"))),
+            now,
+        )?;
         Answer::new(StatusCode::CREATED, &refund_result(r))
     })
     .await
@@ -397,7 +437,12 @@ async fn list(
                 let comms = commission_store::of_conversion(c, &row.id)?;
                 conversions.push(conversions::to_dto(row, &comms));
             }
-            Ok(ConversionList { conversions, total, limit, offset })
+            Ok(ConversionList {
+                conversions,
+                total,
+                limit,
+                offset,
+            })
         })
         .await?;
     Ok(ok(list))

@@ -28,7 +28,11 @@ async fn create(
     ApiJson(body): ApiJson<CreateCustomer>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_write()?;
-    if body.click_id.as_ref().is_some_and(|id| state.clicks.contains(id.as_str())) {
+    if body
+        .click_id
+        .as_ref()
+        .is_some_and(|id| state.clicks.contains(id.as_str()))
+    {
         state.clicks.flush(&state.db).await?;
     }
     let print = fingerprint(&req, &body)?;
@@ -37,8 +41,17 @@ async fn create(
     write_once(&state, &req, &auth.program_id, print, move |c| {
         let prog = program::load(c, &program_id)?;
         let (row, created) = customers::bind(c, &prog, &body, now)?;
-        let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-        Answer::new(status, &CustomerResponse { customer: customers::to_dto(&row) })
+        let status = if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        Answer::new(
+            status,
+            &CustomerResponse {
+                customer: customers::to_dto(&row),
+            },
+        )
     })
     .await
 }
@@ -57,10 +70,13 @@ async fn get(
     let customer = state
         .db
         .read(move |c| {
-            store::find_by_key(c, &auth.program_id, &key)?.ok_or_else(|| ApiError::not_found("customer"))
+            store::find_by_key(c, &auth.program_id, &key)?
+                .ok_or_else(|| ApiError::not_found("customer"))
         })
         .await?;
-    Ok(ok(CustomerResponse { customer: customers::to_dto(&customer) }))
+    Ok(ok(CustomerResponse {
+        customer: customers::to_dto(&customer),
+    }))
 }
 
 async fn delete(
@@ -82,5 +98,7 @@ async fn delete(
             })
         })
         .await?;
-    Ok(ok(CustomerResponse { customer: customers::to_dto(&customer) }))
+    Ok(ok(CustomerResponse {
+        customer: customers::to_dto(&customer),
+    }))
 }

@@ -19,10 +19,7 @@ async fn healthz() -> HttpResponse {
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state
         .db
-        .read(|c| {
-            c.batch_execute("SELECT 1")
-                .map_err(ApiError::unavailable)
-        })
+        .read(|c| c.batch_execute("SELECT 1").map_err(ApiError::unavailable))
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
 }

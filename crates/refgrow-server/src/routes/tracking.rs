@@ -120,7 +120,10 @@ pub fn landing(website: &str, to: Option<&str>, click_id: Option<&str>) -> Optio
         Some(path) => base.join(path).ok()?,
         None => base.clone(),
     };
-    if target.host_str() != base.host_str() || target.scheme() != base.scheme() || target.port() != base.port() {
+    if target.host_str() != base.host_str()
+        || target.scheme() != base.scheme()
+        || target.port() != base.port()
+    {
         target = base;
     }
     if let Some(id) = click_id {
@@ -154,7 +157,10 @@ async fn redirect(
         (Some(r), Some(code)) if r.status != "blocked" => (r, code),
         _ => {
             // Unknown (or blocked) code: land on the website, record nothing.
-            let fallback = state.clicks.fallback_website(&state.db, &state.config).await?;
+            let fallback = state
+                .clicks
+                .fallback_website(&state.db, &state.config)
+                .await?;
             return match fallback.and_then(|w| landing(&w, to.as_deref(), None)) {
                 Some(url) => Ok(found(url.as_str())),
                 None => Err(ApiError::not_found("referral link")),
@@ -162,7 +168,9 @@ async fn redirect(
         }
     };
     let Some(website) = resolved.website_url.clone() else {
-        return Err(ApiError::not_found("website for this program (set websiteUrl)"));
+        return Err(ApiError::not_found(
+            "website for this program (set websiteUrl)",
+        ));
     };
     let now = state.clock.now_ms();
     let mut click = new_click(&resolved, &code, now);
@@ -209,11 +217,17 @@ mod tests {
     fn never_leaves_the_website() {
         let w = "https://acme.example/";
         let l = |to: &str| landing(w, Some(to), None).unwrap().to_string();
-        assert_eq!(l("/pricing?plan=pro"), "https://acme.example/pricing?plan=pro");
+        assert_eq!(
+            l("/pricing?plan=pro"),
+            "https://acme.example/pricing?plan=pro"
+        );
         assert_eq!(l("//evil.example/x"), "https://acme.example/");
         assert_eq!(l("https://evil.example/"), "https://acme.example/");
         assert_eq!(l("/\\evil.example"), "https://acme.example/");
-        assert_eq!(l("/%2F%2Fevil.example"), "https://acme.example/%2F%2Fevil.example");
+        assert_eq!(
+            l("/%2F%2Fevil.example"),
+            "https://acme.example/%2F%2Fevil.example"
+        );
         assert_eq!(l("javascript:alert(1)"), "https://acme.example/");
         let with_id = landing(w, Some("/a"), Some("click_1")).unwrap().to_string();
         assert_eq!(with_id, "https://acme.example/a?refgrow_click=click_1");

@@ -3,12 +3,12 @@
 
 use std::collections::HashMap;
 
+use diesel::Connection;
 use refgrow_types::api::{
     Affiliate, AffiliateSource, AffiliateStatus, CreateAffiliate, UpdateAffiliate,
 };
 use refgrow_types::money::{Amount, Currency, Money};
 use refgrow_types::AffiliateId;
-use diesel::Connection;
 use rust_decimal::Decimal;
 
 use crate::clock::{ms_to_datetime, opt_ms};
@@ -66,9 +66,19 @@ fn check_custom_fields(
 }
 
 /// Names which unique value of an affiliate is taken, for a 409 after a violation.
-fn duplicate_error(c: &mut DbConn, program_id: &str, email: &str, code: &str, self_id: Option<&str>) -> ApiError {
+fn duplicate_error(
+    c: &mut DbConn,
+    program_id: &str,
+    email: &str,
+    code: &str,
+    self_id: Option<&str>,
+) -> ApiError {
     let other = |r: Option<AffiliateRow>| r.filter(|a| Some(a.id.as_str()) != self_id).is_some();
-    if other(affiliates::find_by_email(c, program_id, email).ok().flatten()) {
+    if other(
+        affiliates::find_by_email(c, program_id, email)
+            .ok()
+            .flatten(),
+    ) {
         return ApiError::conflict("An affiliate with this email already exists in the program")
             .with_details(serde_json::json!({"field": "email", "issue": "already taken"}));
     }
@@ -187,11 +197,15 @@ pub fn update(
     if let Some(parent) = &patch.parent_affiliate_id {
         match parent {
             Some(p) if p.as_str() == row.id => {
-                return Err(ApiError::invalid("parentAffiliateId", "an affiliate cannot be its own parent"));
+                return Err(ApiError::invalid(
+                    "parentAffiliateId",
+                    "an affiliate cannot be its own parent",
+                ));
             }
             Some(p) => {
-                let parent_row = affiliates::find(c, program_id, p.as_str())?
-                    .ok_or_else(|| ApiError::invalid("parentAffiliateId", "no such affiliate in this program"))?;
+                let parent_row = affiliates::find(c, program_id, p.as_str())?.ok_or_else(|| {
+                    ApiError::invalid("parentAffiliateId", "no such affiliate in this program")
+                })?;
                 if parent_row.parent_affiliate_id.as_deref() == Some(row.id.as_str()) {
                     return Err(ApiError::invalid("parentAffiliateId", "would make a cycle"));
                 }
@@ -201,13 +215,19 @@ pub fn update(
         }
     }
     if patch.suspended_reason.is_some() && patch.status != Some(AffiliateStatus::Suspended) {
-        return Err(ApiError::invalid("suspendedReason", "is only accepted with status 'suspended'"));
+        return Err(ApiError::invalid(
+            "suspendedReason",
+            "is only accepted with status 'suspended'",
+        ));
     }
     if let Some(status) = patch.status {
         match status {
             AffiliateStatus::Pending => {
                 if row.status != "pending" {
-                    return Err(ApiError::invalid("status", "an affiliate cannot be moved back to 'pending'"));
+                    return Err(ApiError::invalid(
+                        "status",
+                        "an affiliate cannot be moved back to 'pending'",
+                    ));
                 }
             }
             AffiliateStatus::Suspended => {
@@ -216,7 +236,12 @@ pub fn update(
                     .as_deref()
                     .map(str::trim)
                     .filter(|r| !r.is_empty())
-                    .ok_or_else(|| ApiError::invalid("suspendedReason", "is required when suspending an affiliate"))?;
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "suspendedReason",
+                            "is required when suspending an affiliate",
+                        )
+                    })?;
                 check_len("suspendedReason", reason, 1, 500)?;
                 row.suspended_at = Some(now);
                 row.suspended_reason = Some(reason.to_string());
@@ -296,7 +321,12 @@ pub fn conversion_rate(conversions: i64, clicks: i64) -> Amount {
 }
 
 /// The API view of an affiliate.
-pub fn to_dto(row: &AffiliateRow, prog: &ProgramRow, earnings: Earnings, public_base: &str) -> Affiliate {
+pub fn to_dto(
+    row: &AffiliateRow,
+    prog: &ProgramRow,
+    earnings: Earnings,
+    public_base: &str,
+) -> Affiliate {
     let currency = program::currency(prog);
     let m = |minor: i64| Money::new(minor, currency).amount();
     let approved = earnings.approved;
@@ -312,7 +342,10 @@ pub fn to_dto(row: &AffiliateRow, prog: &ProgramRow, earnings: Earnings, public_
         updated_at: ms_to_datetime(row.updated_at),
         suspended_at: opt_ms(row.suspended_at),
         suspended_reason: row.suspended_reason.clone(),
-        parent_affiliate_id: row.parent_affiliate_id.clone().map(AffiliateId::from_trusted),
+        parent_affiliate_id: row
+            .parent_affiliate_id
+            .clone()
+            .map(AffiliateId::from_trusted),
         custom_fields: serde_json::from_str(&row.custom_fields).unwrap_or_default(),
         payment_method: row.payment_method.clone(),
         payment_details: row.payment_details.clone(),
@@ -339,7 +372,14 @@ pub fn to_dtos(
     let earnings = earnings_for(c, &ids, program::currency(prog))?;
     Ok(rows
         .iter()
-        .map(|r| to_dto(r, prog, earnings.get(&r.id).copied().unwrap_or_default(), public_base))
+        .map(|r| {
+            to_dto(
+                r,
+                prog,
+                earnings.get(&r.id).copied().unwrap_or_default(),
+                public_base,
+            )
+        })
         .collect())
 }
 

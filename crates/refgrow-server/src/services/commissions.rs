@@ -110,14 +110,32 @@ pub fn insert(c: &mut DbConn, n: NewCommission<'_>, now: i64) -> Result<Commissi
         &row.currency,
         Delta::status(status, row.amount_minor),
     )?;
-    events::record(c, &row.program_id, "commission.created", &serde_json::json!({"commission": to_dto(&row)}), now)?;
+    events::record(
+        c,
+        &row.program_id,
+        "commission.created",
+        &serde_json::json!({"commission": to_dto(&row)}),
+        now,
+    )?;
     Ok(row)
 }
 
 /// Files a status change of a commission in the rollups (under the day it was created).
-fn rollup_move(c: &mut DbConn, row: &CommissionRow, from: &str, from_amount: i64) -> Result<(), ApiError> {
+fn rollup_move(
+    c: &mut DbConn,
+    row: &CommissionRow,
+    from: &str,
+    from_amount: i64,
+) -> Result<(), ApiError> {
     let d = Delta::status(from, -from_amount).plus(Delta::status(&row.status, row.amount_minor));
-    rollups::add(c, &row.program_id, &row.affiliate_id, row.created_at, &row.currency, d)?;
+    rollups::add(
+        c,
+        &row.program_id,
+        &row.affiliate_id,
+        row.created_at,
+        &row.currency,
+        d,
+    )?;
     Ok(())
 }
 
@@ -143,7 +161,9 @@ pub fn set_status(
             from.as_str(),
             to.as_str()
         ))
-        .with_details(serde_json::json!({"field": "status", "from": from.as_str(), "to": to.as_str()})));
+        .with_details(
+            serde_json::json!({"field": "status", "from": from.as_str(), "to": to.as_str()}),
+        ));
     }
     if row.payout_id.is_some() {
         return Err(ApiError::conflict(
@@ -151,7 +171,9 @@ pub fn set_status(
         ));
     }
     if row.on_hold && to == CommissionStatus::Approved {
-        return Err(ApiError::conflict("This commission is on hold because of a dispute"));
+        return Err(ApiError::conflict(
+            "This commission is on hold because of a dispute",
+        ));
     }
     if let Some(r) = &reason {
         crate::extract::check_len("reason", r, 1, 500)?;
@@ -170,7 +192,13 @@ pub fn set_status(
     }
     store::update(c, &row)?;
     rollup_move(c, &row, &before, row.amount_minor)?;
-    events::record(c, program_id, "commission.updated", &serde_json::json!({"commission": to_dto(&row)}), now)?;
+    events::record(
+        c,
+        program_id,
+        "commission.updated",
+        &serde_json::json!({"commission": to_dto(&row)}),
+        now,
+    )?;
     Ok(row)
 }
 
@@ -226,7 +254,10 @@ pub fn reverse(
 ) -> Result<(CommissionRow, Option<CommissionRow>), ApiError> {
     let mut row = load(c, program_id, id)?;
     if matches!(row.status.as_str(), "reversed" | "rejected") {
-        return Err(ApiError::conflict(format!("This commission is already {}", row.status)));
+        return Err(ApiError::conflict(format!(
+            "This commission is already {}",
+            row.status
+        )));
     }
     if row.kind == "adjustment" {
         return Err(ApiError::conflict("Adjustments cannot be reversed"));
@@ -250,7 +281,13 @@ pub fn reverse(
         rollup_move(c, &row, &before, row.amount_minor)?;
         None
     };
-    events::record(c, program_id, "commission.reversed", &serde_json::json!({"commission": to_dto(&row)}), now)?;
+    events::record(
+        c,
+        program_id,
+        "commission.reversed",
+        &serde_json::json!({"commission": to_dto(&row)}),
+        now,
+    )?;
     Ok((row, adjustment))
 }
 
@@ -283,7 +320,13 @@ pub fn apply_refund(
             continue;
         }
         if row.status == "paid" || row.payout_id.is_some() {
-            if let Some(adj) = clawback(c, &row, reduction, format!("adj:{}:{refund_id}", row.id), now)? {
+            if let Some(adj) = clawback(
+                c,
+                &row,
+                reduction,
+                format!("adj:{}:{refund_id}", row.id),
+                now,
+            )? {
                 adjustments.push(adj);
             }
             after.push(row);
@@ -301,10 +344,34 @@ pub fn apply_refund(
         store::update(c, &row)?;
         let d = Delta::status(&before_status, -before_amount)
             .plus(Delta::status(&row.status, row.amount_minor))
-            .plus(if row.status == "reversed" { Delta::default() } else { Delta { reversed: reduction, ..Delta::default() } });
-        rollups::add(c, &row.program_id, &row.affiliate_id, row.created_at, &row.currency, d)?;
-        let event = if row.status == "reversed" { "commission.reversed" } else { "commission.updated" };
-        events::record(c, program_id, event, &serde_json::json!({"commission": to_dto(&row)}), now)?;
+            .plus(if row.status == "reversed" {
+                Delta::default()
+            } else {
+                Delta {
+                    reversed: reduction,
+                    ..Delta::default()
+                }
+            });
+        rollups::add(
+            c,
+            &row.program_id,
+            &row.affiliate_id,
+            row.created_at,
+            &row.currency,
+            d,
+        )?;
+        let event = if row.status == "reversed" {
+            "commission.reversed"
+        } else {
+            "commission.updated"
+        };
+        events::record(
+            c,
+            program_id,
+            event,
+            &serde_json::json!({"commission": to_dto(&row)}),
+            now,
+        )?;
         after.push(row);
     }
     Ok((after, adjustments))
@@ -316,7 +383,9 @@ pub fn approve_due(c: &mut DbConn, now: i64) -> Result<usize, ApiError> {
     use diesel::Connection;
     let mut approved = 0;
     for program_id in programs::all_ids(c)? {
-        let Some(prog) = programs::find(c, &program_id)? else { continue };
+        let Some(prog) = programs::find(c, &program_id)? else {
+            continue;
+        };
         let cutoff = now - i64::from(prog.hold_days.max(0)) * DAY_MS;
         loop {
             let due = store::due_for_approval(c, &program_id, cutoff, 500)?;
@@ -332,7 +401,13 @@ pub fn approve_due(c: &mut DbConn, now: i64) -> Result<usize, ApiError> {
                         row.approved_at = Some(now);
                         row.updated_at = now;
                         rollup_move(c, &row, "pending", row.amount_minor)?;
-                        events::record(c, &program_id, "commission.updated", &serde_json::json!({"commission": to_dto(&row)}), now)?;
+                        events::record(
+                            c,
+                            &program_id,
+                            "commission.updated",
+                            &serde_json::json!({"commission": to_dto(&row)}),
+                            now,
+                        )?;
                         moved += 1;
                     }
                 }

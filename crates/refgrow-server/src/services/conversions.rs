@@ -73,7 +73,9 @@ fn replay_of(
         return Err(ApiError::conflict(
             "A sale with this order id (or transaction key) was already recorded with other values",
         )
-        .with_details(serde_json::json!({"field": "orderId", "issue": "already used for another sale"})));
+        .with_details(
+            serde_json::json!({"field": "orderId", "issue": "already used for another sale"}),
+        ));
     }
     let commissions = commission_store::of_conversion(c, &existing.id)?;
     Ok(Recorded {
@@ -168,9 +170,11 @@ pub fn record_sale(
             now,
         )?);
     }
-    if let (true, Some(second), Some(parent_id)) =
-        (earns, pricing.second_tier, aff.parent_affiliate_id.as_deref())
-    {
+    if let (true, Some(second), Some(parent_id)) = (
+        earns,
+        pricing.second_tier,
+        aff.parent_affiliate_id.as_deref(),
+    ) {
         let parent = affiliate_store::find(c, &prog.id, parent_id)?;
         if let Some(parent) = parent.filter(|p| p.status == "active") {
             created.push(commissions::insert(
@@ -215,7 +219,13 @@ pub fn record_sale(
         }
     }
     let dto = to_dto(&row, &created);
-    events::record(c, &prog.id, "conversion.created", &serde_json::json!({ "conversion": dto }), now)?;
+    events::record(
+        c,
+        &prog.id,
+        "conversion.created",
+        &serde_json::json!({ "conversion": dto }),
+        now,
+    )?;
     Ok(Recorded {
         conversion: row,
         commissions: created,
@@ -287,7 +297,10 @@ pub fn refund(
     let currency = Currency::parse(&conv.currency).unwrap_or(Currency::USD);
     if let Some(a) = amount {
         if a.currency != currency {
-            return Err(ApiError::invalid("amount", format!("must be in the sale's currency, {currency}")));
+            return Err(ApiError::invalid(
+                "amount",
+                format!("must be in the sale's currency, {currency}"),
+            ));
         }
     }
     let left = conv.amount_minor - conv.refunded_minor;
@@ -296,12 +309,17 @@ pub fn refund(
         Some(a) if a.minor > left => {
             return Err(ApiError::invalid(
                 "amount",
-                format!("is more than what is left to refund ({})", Money::new(left, currency).amount()),
+                format!(
+                    "is more than what is left to refund ({})",
+                    Money::new(left, currency).amount()
+                ),
             ))
         }
         Some(a) => a.minor,
         None if left <= 0 => {
-            return Err(ApiError::conflict("This sale has already been wholly refunded"));
+            return Err(ApiError::conflict(
+                "This sale has already been wholly refunded",
+            ));
         }
         None => left,
     };

@@ -31,7 +31,11 @@ pub fn to_dto(row: &CustomerRow) -> Customer {
 }
 
 /// A click of the program: (affiliate id, created at).
-pub fn find_click(c: &mut DbConn, program_id: &str, click_id: &str) -> Result<Option<(String, i64)>, ApiError> {
+pub fn find_click(
+    c: &mut DbConn,
+    program_id: &str,
+    click_id: &str,
+) -> Result<Option<(String, i64)>, ApiError> {
     use diesel::prelude::*;
     Ok(clicks::table
         .find(click_id)
@@ -80,7 +84,9 @@ pub fn resolve(
     match referral {
         Referral::None => Ok(None),
         Referral::Click(id) => {
-            let Some((aff_id, at)) = find_click(c, &prog.id, id)? else { return Ok(None) };
+            let Some((aff_id, at)) = find_click(c, &prog.id, id)? else {
+                return Ok(None);
+            };
             if !in_window(prog, at, now) {
                 return Ok(None);
             }
@@ -88,7 +94,8 @@ pub fn resolve(
         }
         Referral::Code(code) => Ok(affiliates::find_by_code(c, &prog.id, code)?.map(|a| (a, None))),
         Referral::Affiliate(id) => {
-            let a = affiliates::find(c, &prog.id, id)?.ok_or_else(|| ApiError::not_found("affiliate"))?;
+            let a = affiliates::find(c, &prog.id, id)?
+                .ok_or_else(|| ApiError::not_found("affiliate"))?;
             Ok(Some((a, None)))
         }
     }
@@ -105,10 +112,14 @@ pub fn bind(
     if let Some(n) = &req.name {
         check_len("name", n, 1, 200)?;
     }
-    let given = [req.click_id.is_some(), req.referral_code.is_some(), req.affiliate_id.is_some()]
-        .iter()
-        .filter(|b| **b)
-        .count();
+    let given = [
+        req.click_id.is_some(),
+        req.referral_code.is_some(),
+        req.affiliate_id.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
     if given > 1 {
         return Err(ApiError::bad_request(
             "Give at most one of clickId, referralCode and affiliateId",
@@ -127,7 +138,12 @@ pub fn bind(
     let existing = store::find_by_key(c, &prog.id, &req.key)?;
     let resolved = resolve(c, prog, &referral, now)?;
     if let Some((aff, _)) = &resolved {
-        check_self_referral(aff, email.as_deref().or(existing.as_ref().and_then(|e| e.email.as_deref())))?;
+        check_self_referral(
+            aff,
+            email
+                .as_deref()
+                .or(existing.as_ref().and_then(|e| e.email.as_deref())),
+        )?;
     }
     if let Some(mut row) = existing {
         // First binding wins; under last-click attribution a newer click rebinds a customer
@@ -135,18 +151,40 @@ pub fn bind(
         let rebind = program::attribution(prog) == Attribution::LastClick
             && row.first_payment_at.is_none()
             && matches!(referral, Referral::Click(_))
-            && resolved.as_ref().is_some_and(|(a, _)| Some(&a.id) != row.affiliate_id.as_ref());
+            && resolved
+                .as_ref()
+                .is_some_and(|(a, _)| Some(&a.id) != row.affiliate_id.as_ref());
         if rebind || (row.affiliate_id.is_none() && resolved.is_some()) {
             if let Some((aff, click)) = resolved {
                 if let Some(old) = &row.affiliate_id {
                     affiliates::bump_counters(c, old, 0, -1, 0)?;
-                    rollups::add(c, &prog.id, old, now, "", Delta { signups: -1, ..Delta::default() })?;
+                    rollups::add(
+                        c,
+                        &prog.id,
+                        old,
+                        now,
+                        "",
+                        Delta {
+                            signups: -1,
+                            ..Delta::default()
+                        },
+                    )?;
                 }
                 row.affiliate_id = Some(aff.id.clone());
                 row.click_id = click;
                 store::update(c, &row)?;
                 affiliates::bump_counters(c, &aff.id, 0, 1, 0)?;
-                rollups::add(c, &prog.id, &aff.id, now, "", Delta { signups: 1, ..Delta::default() })?;
+                rollups::add(
+                    c,
+                    &prog.id,
+                    &aff.id,
+                    now,
+                    "",
+                    Delta {
+                        signups: 1,
+                        ..Delta::default()
+                    },
+                )?;
             }
         }
         return Ok((row, false));
@@ -175,9 +213,25 @@ pub fn bind(
     }
     if let Some(aff) = &row.affiliate_id {
         affiliates::bump_counters(c, aff, 0, 1, 0)?;
-        rollups::add(c, &prog.id, aff, now, "", Delta { signups: 1, ..Delta::default() })?;
+        rollups::add(
+            c,
+            &prog.id,
+            aff,
+            now,
+            "",
+            Delta {
+                signups: 1,
+                ..Delta::default()
+            },
+        )?;
     }
-    events::record(c, &prog.id, "customer.created", &serde_json::json!({"customer": to_dto(&row)}), now)?;
+    events::record(
+        c,
+        &prog.id,
+        "customer.created",
+        &serde_json::json!({"customer": to_dto(&row)}),
+        now,
+    )?;
     Ok((row, true))
 }
 

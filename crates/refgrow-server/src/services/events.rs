@@ -94,10 +94,20 @@ pub fn affiliate_changed(
     public_base: &str,
     now: i64,
 ) -> Result<(), ApiError> {
-    let earnings = affiliates::earnings_for(c, std::slice::from_ref(&row.id), crate::services::program::currency(prog))?
-        .remove(&row.id)
-        .unwrap_or_default();
+    let earnings = affiliates::earnings_for(
+        c,
+        std::slice::from_ref(&row.id),
+        crate::services::program::currency(prog),
+    )?
+    .remove(&row.id)
+    .unwrap_or_default();
     let dto = affiliates::to_dto(row, prog, earnings, public_base);
-    record(c, &prog.id, event_type, &serde_json::json!({ "affiliate": dto }), now)?;
+    record(
+        c,
+        &prog.id,
+        event_type,
+        &serde_json::json!({ "affiliate": dto }),
+        now,
+    )?;
     Ok(())
 }

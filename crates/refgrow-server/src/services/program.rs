@@ -20,14 +20,25 @@ pub const DEFAULT_HOLD_DAYS: i32 = 30;
 pub const DEFAULT_MIN_PAYOUT_MAJOR: i64 = 50;
 
 /// Creates a program; the name must be unique.
-pub fn create(c: &mut DbConn, name: &str, currency: &str, now: i64) -> Result<ProgramRow, ApiError> {
+pub fn create(
+    c: &mut DbConn,
+    name: &str,
+    currency: &str,
+    now: i64,
+) -> Result<ProgramRow, ApiError> {
     check_len("name", name, 1, 200)?;
-    let currency = Currency::parse(currency).map_err(|e| ApiError::invalid("currency", e.to_string()))?;
+    let currency =
+        Currency::parse(currency).map_err(|e| ApiError::invalid("currency", e.to_string()))?;
     if programs::find_by_id_or_name(c, name)?.is_some() {
-        return Err(ApiError::conflict(format!("A program named '{name}' already exists")));
+        return Err(ApiError::conflict(format!(
+            "A program named '{name}' already exists"
+        )));
     }
-    let min_payout = Money::from_major(rust_decimal::Decimal::from(DEFAULT_MIN_PAYOUT_MAJOR), currency)
-        .map_err(ApiError::internal)?;
+    let min_payout = Money::from_major(
+        rust_decimal::Decimal::from(DEFAULT_MIN_PAYOUT_MAJOR),
+        currency,
+    )
+    .map_err(ApiError::internal)?;
     let rule = serde_json::to_string(&CommissionRule::default()).map_err(ApiError::internal)?;
     let row = ProgramRow {
         id: new_id(ProgramId::PREFIX),
@@ -75,7 +86,14 @@ pub fn attribution(row: &ProgramRow) -> Attribution {
 
 /// Masks a secret to its prefix and last four characters.
 pub fn mask_secret(s: &str) -> String {
-    let tail: String = s.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = s
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     format!("whsec_…{tail}")
 }
 
@@ -104,7 +122,10 @@ pub fn check_website(field: &str, s: &str) -> Result<String, ApiError> {
     let url = url::Url::parse(s.trim())
         .map_err(|_| ApiError::invalid(field, "must be an absolute http or https URL"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(ApiError::invalid(field, "must be an absolute http or https URL"));
+        return Err(ApiError::invalid(
+            field,
+            "must be an absolute http or https URL",
+        ));
     }
     if s.len() > 2000 {
         return Err(ApiError::invalid(field, "must be at most 2000 characters"));
@@ -113,15 +134,22 @@ pub fn check_website(field: &str, s: &str) -> Result<String, ApiError> {
 }
 
 /// Applies a patch; validates everything before changing anything.
-pub fn update(c: &mut DbConn, program_id: &str, patch: UpdateProgram, now: i64) -> Result<ProgramRow, ApiError> {
+pub fn update(
+    c: &mut DbConn,
+    program_id: &str,
+    patch: UpdateProgram,
+    now: i64,
+) -> Result<ProgramRow, ApiError> {
     let mut row = load(c, program_id)?;
     let old_currency = currency(&row);
     if let Some(name) = &patch.name {
         check_len("name", name, 1, 200)?;
         if let Some(other) = programs::find_by_id_or_name(c, name)? {
             if other.id != row.id {
-                return Err(ApiError::conflict(format!("A program named '{name}' already exists"))
-                    .with_details(serde_json::json!({"field": "name"})));
+                return Err(
+                    ApiError::conflict(format!("A program named '{name}' already exists"))
+                        .with_details(serde_json::json!({"field": "name"})),
+                );
             }
         }
         row.name = name.clone();
@@ -158,7 +186,12 @@ pub fn update(c: &mut DbConn, program_id: &str, patch: UpdateProgram, now: i64) 
         None if new_currency != old_currency => {
             let major = Money::new(row.min_payout_minor, old_currency).to_major();
             row.min_payout_minor = Money::from_major(major, new_currency)
-                .map_err(|e| ApiError::invalid("minPayout", format!("{e}; send a new minPayout with the currency")))?
+                .map_err(|e| {
+                    ApiError::invalid(
+                        "minPayout",
+                        format!("{e}; send a new minPayout with the currency"),
+                    )
+                })?
                 .minor;
         }
         None => {}
@@ -174,7 +207,11 @@ pub fn update(c: &mut DbConn, program_id: &str, patch: UpdateProgram, now: i64) 
         row.stripe_webhook_secret = match secret {
             Some(s) => {
                 let s = s.trim().to_string();
-                if !s.starts_with("whsec_") || s.len() < 10 || s.len() > 200 || s.chars().any(char::is_whitespace) {
+                if !s.starts_with("whsec_")
+                    || s.len() < 10
+                    || s.len() > 200
+                    || s.chars().any(char::is_whitespace)
+                {
                     return Err(ApiError::invalid(
                         "stripeWebhookSecret",
                         "must be the endpoint's signing secret from Stripe, beginning with 'whsec_'",

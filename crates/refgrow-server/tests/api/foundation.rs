@@ -8,20 +8,39 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn health_and_readiness() {
     let app = spawn_app().await;
-    let r = app.http.get(format!("{}/healthz", app.base)).send().await.unwrap();
+    let r = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let r = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
+    let r = app
+        .http
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn keys_are_required_and_checked() {
     let app = spawn_app().await;
-    let r = crate::helpers::to_resp(app.http.get(format!("{}/v1/program", app.base)).send().await.unwrap()).await;
+    let r = crate::helpers::to_resp(
+        app.http
+            .get(format!("{}/v1/program", app.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.code(), "authentication_error");
     assert_eq!(r.body["success"], json!(false));
-    let r = app.req_with(Method::GET, "/v1/program", None, "rg_nope", &[]).await;
+    let r = app
+        .req_with(Method::GET, "/v1/program", None, "rg_nope", &[])
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let r = app.get("/v1/program").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -35,23 +54,38 @@ async fn revoked_key_fails_on_next_request() {
         let mut c = app.state.db.write_conn().unwrap();
         refgrow_server::cli::create_key(&mut c, &app.program_id, None, false, 0).unwrap()
     };
-    let r = app.req_with(Method::GET, "/v1/program", None, &secret, &[]).await;
+    let r = app
+        .req_with(Method::GET, "/v1/program", None, &secret, &[])
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     {
         let mut c = app.state.db.write_conn().unwrap();
         assert!(refgrow_server::db::api_keys::revoke(&mut c, &key_id, 1).unwrap());
     }
-    let r = app.req_with(Method::GET, "/v1/program", None, &secret, &[]).await;
+    let r = app
+        .req_with(Method::GET, "/v1/program", None, &secret, &[])
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn request_ids_are_echoed_or_made() {
     let app = spawn_app().await;
-    let r = app.req_with(Method::GET, "/v1/program", None, &app.key, &[("x-request-id", "abc-123")]).await;
+    let r = app
+        .req_with(
+            Method::GET,
+            "/v1/program",
+            None,
+            &app.key,
+            &[("x-request-id", "abc-123")],
+        )
+        .await;
     assert_eq!(r.headers["x-request-id"], "abc-123");
     let r = app.get("/v1/program").await;
-    assert!(r.headers["x-request-id"].to_str().unwrap().starts_with("req_"));
+    assert!(r.headers["x-request-id"]
+        .to_str()
+        .unwrap()
+        .starts_with("req_"));
     let r = app.get("/v1/nothing-here").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.code(), "resource_not_found");
@@ -61,16 +95,32 @@ async fn request_ids_are_echoed_or_made() {
 #[tokio::test]
 async fn malformed_bodies_are_invalid_request_in_the_envelope() {
     let app = spawn_app().await;
-    let r = app.raw(Method::POST, "/v1/affiliates", b"{not json", "application/json").await;
+    let r = app
+        .raw(
+            Method::POST,
+            "/v1/affiliates",
+            b"{not json",
+            "application/json",
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.code(), "invalid_request");
-    let r = app.raw(Method::POST, "/v1/affiliates", b"", "application/json").await;
+    let r = app
+        .raw(Method::POST, "/v1/affiliates", b"", "application/json")
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let r = app.post("/v1/affiliates", json!({"email": 5, "name": "x"})).await;
+    let r = app
+        .post("/v1/affiliates", json!({"email": 5, "name": "x"}))
+        .await;
     assert_eq!((r.status, r.field()), (StatusCode::BAD_REQUEST, "email"));
     let r = app.post("/v1/affiliates", json!({"email": "a@b.co"})).await;
     assert_eq!((r.code(), r.field()), ("invalid_request", "name"));
-    let r = app.post("/v1/affiliates", json!({"email": "a@b.co", "name": "A", "bogus": 1})).await;
+    let r = app
+        .post(
+            "/v1/affiliates",
+            json!({"email": "a@b.co", "name": "A", "bogus": 1}),
+        )
+        .await;
     assert_eq!(r.field(), "bogus");
     let r = app.get("/v1/affiliates?limit=abc").await;
     assert_eq!((r.code(), r.field()), ("invalid_request", "limit"));
@@ -84,7 +134,9 @@ async fn malformed_bodies_are_invalid_request_in_the_envelope() {
 async fn oversized_bodies_are_413() {
     let app = spawn_app().await;
     let big = "x".repeat(70_000);
-    let r = app.post("/v1/affiliates", json!({"email": "a@b.co", "name": big})).await;
+    let r = app
+        .post("/v1/affiliates", json!({"email": "a@b.co", "name": big}))
+        .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.code(), "payload_too_large");
 }
@@ -107,9 +159,12 @@ async fn program_settings_round_trip_and_validate() {
         "products": {"prod_enterprise": {"type": "fixed", "amount": 150.00}},
         "secondTier": {"rate": 5}});
     let r = app
-        .patch("/v1/program", json!({"name": "Acme", "websiteUrl": "https://acme.test", "cookieDays": 30,
+        .patch(
+            "/v1/program",
+            json!({"name": "Acme", "websiteUrl": "https://acme.test", "cookieDays": 30,
             "attribution": "last_click", "holdDays": 14, "minPayout": "25.50", "commission": rule,
-            "stripeWebhookSecret": "whsec_abcdefghijkl"}))
+            "stripeWebhookSecret": "whsec_abcdefghijkl"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let p = &r.data()["program"];
@@ -129,8 +184,14 @@ async fn program_settings_round_trip_and_validate() {
         (json!({"websiteUrl": "ftp://x"}), "websiteUrl"),
         (json!({"currency": "DOLLARS"}), "currency"),
         (json!({"attribution": "random"}), "attribution"),
-        (json!({"commission": {"type": "percentage", "rate": 120}}), "commission.rate"),
-        (json!({"stripeWebhookSecret": "nope"}), "stripeWebhookSecret"),
+        (
+            json!({"commission": {"type": "percentage", "rate": 120}}),
+            "commission.rate",
+        ),
+        (
+            json!({"stripeWebhookSecret": "nope"}),
+            "stripeWebhookSecret",
+        ),
     ] {
         let r = app.patch("/v1/program", body.clone()).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
@@ -145,7 +206,9 @@ async fn data_survives_a_restart() {
     let app = spawn_app().await;
     let a = app.affiliate("keep@example.com", "Keep Me").await;
     let app = app.restart().await;
-    let r = app.get(&format!("/v1/affiliates/{}", a["id"].as_str().unwrap())).await;
+    let r = app
+        .get(&format!("/v1/affiliates/{}", a["id"].as_str().unwrap()))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.data()["affiliate"]["email"], "keep@example.com");
 }

@@ -44,7 +44,9 @@ impl Resp {
     }
     /// `body.error.details.field`.
     pub fn field(&self) -> &str {
-        self.body["error"]["details"]["field"].as_str().unwrap_or("")
+        self.body["error"]["details"]["field"]
+            .as_str()
+            .unwrap_or("")
     }
 }
 
@@ -52,8 +54,12 @@ impl Resp {
 pub fn fresh_database() -> (String, Option<tempfile::TempDir>) {
     match std::env::var("REFGROW_TEST_DATABASE_URL") {
         Ok(admin) if !admin.trim().is_empty() => {
-            let name = format!("refgrow_test_{}", refgrow_server::idgen::random_base62(12).to_lowercase());
-            let mut c = diesel::PgConnection::establish(&admin).expect("connect to the PostgreSQL test server");
+            let name = format!(
+                "refgrow_test_{}",
+                refgrow_server::idgen::random_base62(12).to_lowercase()
+            );
+            let mut c = diesel::PgConnection::establish(&admin)
+                .expect("connect to the PostgreSQL test server");
             diesel::sql_query(format!("CREATE DATABASE {name}"))
                 .execute(&mut c)
                 .expect("create a test database");
@@ -85,14 +91,26 @@ pub async fn spawn_on(url: String, dir: Option<tempfile::TempDir>, clock: Clock)
     let state = running.state.clone();
     let (program_id, key) = {
         let mut c = state.db.write_conn().expect("connection");
-        let existing = refgrow_server::db::programs::find_by_id_or_name(&mut c, "Test program").expect("query");
+        let existing = refgrow_server::db::programs::find_by_id_or_name(&mut c, "Test program")
+            .expect("query");
         let prog = match existing {
             Some(p) => p,
-            None => refgrow_server::services::program::create(&mut c, "Test program", "USD", state.clock.now_ms())
-                .expect("program"),
+            None => refgrow_server::services::program::create(
+                &mut c,
+                "Test program",
+                "USD",
+                state.clock.now_ms(),
+            )
+            .expect("program"),
         };
-        let (_, key) = refgrow_server::cli::create_key(&mut c, &prog.id, Some("tests".into()), false, state.clock.now_ms())
-            .expect("key");
+        let (_, key) = refgrow_server::cli::create_key(
+            &mut c,
+            &prog.id,
+            Some("tests".into()),
+            false,
+            state.clock.now_ms(),
+        )
+        .expect("key");
         (prog.id, key)
     };
     TestApp {
@@ -128,8 +146,13 @@ impl TestApp {
     /// Creates a second program with its own key (for isolation tests).
     pub fn other_program_key(&self, name: &str) -> String {
         let mut c = self.state.db.write_conn().expect("connection");
-        let prog = refgrow_server::services::program::create(&mut c, name, "USD", self.state.clock.now_ms())
-            .expect("program");
+        let prog = refgrow_server::services::program::create(
+            &mut c,
+            name,
+            "USD",
+            self.state.clock.now_ms(),
+        )
+        .expect("program");
         refgrow_server::cli::create_key(&mut c, &prog.id, None, false, self.state.clock.now_ms())
             .expect("key")
             .1
@@ -149,7 +172,10 @@ impl TestApp {
         key: &str,
         headers: &[(&str, &str)],
     ) -> Resp {
-        let mut rb = self.http.request(method, format!("{}{}", self.base, path)).bearer_auth(key);
+        let mut rb = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(key);
         for (k, v) in headers {
             rb = rb.header(*k, *v);
         }
@@ -161,7 +187,13 @@ impl TestApp {
     }
 
     /// Sends raw bytes as the body.
-    pub async fn raw(&self, method: reqwest::Method, path: &str, body: &'static [u8], content_type: &str) -> Resp {
+    pub async fn raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &'static [u8],
+        content_type: &str,
+    ) -> Resp {
         let res = self
             .http
             .request(method, format!("{}{}", self.base, path))
@@ -192,7 +224,12 @@ impl TestApp {
 
     /// Creates an active affiliate and returns its JSON.
     pub async fn affiliate(&self, email: &str, name: &str) -> Value {
-        let r = self.post("/v1/affiliates", serde_json::json!({"email": email, "name": name})).await;
+        let r = self
+            .post(
+                "/v1/affiliates",
+                serde_json::json!({"email": email, "name": name}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         r.data()["affiliate"].clone()
     }

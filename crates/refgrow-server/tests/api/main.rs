@@ -4,4 +4,7 @@
 mod helpers;
 
 mod affiliates;
+mod client;
 mod foundation;
+mod money;
+mod tracking;

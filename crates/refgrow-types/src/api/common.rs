@@ -30,6 +30,33 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// Deserializes a string and checks it with `parse`, whose error text becomes the serde
+/// error. A missing field stays serde's "missing field" error, and a value of the wrong
+/// type says what was expected, so the server can name the field either way.
+pub fn deserialize_checked_str<'de, D, T>(
+    d: D,
+    expecting: &'static str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct V<T> {
+        expecting: &'static str,
+        parse: fn(&str) -> Result<T, String>,
+    }
+    impl<T> serde::de::Visitor<'_> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+            (self.parse)(v).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(V { expecting, parse })
+}
+
 /// Why an email address was refused.
 pub const EMAIL_ISSUE: &str = "must be a valid email address";
 
@@ -74,8 +101,9 @@ impl Email {
 
 impl<'de> Deserialize<'de> for Email {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d).map_err(|_| serde::de::Error::custom(EMAIL_ISSUE))?;
-        Email::parse(&s).ok_or_else(|| serde::de::Error::custom(EMAIL_ISSUE))
+        deserialize_checked_str(d, "an email address", |s| {
+            Email::parse(s).ok_or_else(|| EMAIL_ISSUE.to_string())
+        })
     }
 }
 
@@ -115,9 +143,9 @@ impl ReferralCode {
 
 impl<'de> Deserialize<'de> for ReferralCode {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)
-            .map_err(|_| serde::de::Error::custom(REFERRAL_CODE_ISSUE))?;
-        ReferralCode::parse(&s).ok_or_else(|| serde::de::Error::custom(REFERRAL_CODE_ISSUE))
+        deserialize_checked_str(d, "a referral code", |s| {
+            ReferralCode::parse(s).ok_or_else(|| REFERRAL_CODE_ISSUE.to_string())
+        })
     }
 }
 
@@ -127,7 +155,10 @@ mod tests {
 
     #[test]
     fn emails_are_normalized() {
-        assert_eq!(normalize_email(" Jo@Example.com ").as_deref(), Some("jo@example.com"));
+        assert_eq!(
+            normalize_email(" Jo@Example.com ").as_deref(),
+            Some("jo@example.com")
+        );
         assert!(normalize_email("nope").is_none());
         assert!(normalize_email("a@b").is_none());
         assert!(normalize_email("a b@c.de").is_none());
@@ -135,7 +166,10 @@ mod tests {
 
     #[test]
     fn codes_are_normalized() {
-        assert_eq!(normalize_referral_code("john-doe10").as_deref(), Some("JOHN-DOE10"));
+        assert_eq!(
+            normalize_referral_code("john-doe10").as_deref(),
+            Some("JOHN-DOE10")
+        );
         assert!(normalize_referral_code("ab").is_none());
         assert!(normalize_referral_code("a/b/c").is_none());
     }

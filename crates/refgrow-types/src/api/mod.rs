@@ -2,13 +2,13 @@
 //! camelCase on the wire; request bodies refuse unknown fields so typos are caught.
 
 pub mod affiliates;
-pub mod common;
 pub mod commissions;
+pub mod common;
 pub mod program;
 pub mod tracking;
 
 pub use affiliates::*;
-pub use common::*;
 pub use commissions::*;
+pub use common::*;
 pub use program::*;
 pub use tracking::*;
