@@ -1,6 +1,7 @@
 //! `/v1/affiliates`: enrol, list, fetch (by id or code) and change affiliates.
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::Connection;
 use refgrow_types::api::{
     normalize_referral_code, AffiliateList, AffiliateResponse, AffiliateSource, AffiliateStatus,
@@ -9,11 +10,12 @@ use refgrow_types::api::{
 use refgrow_types::AffiliateId;
 use serde::Deserialize;
 
-use super::{created, ok};
+use super::ok;
 use crate::auth::Auth;
 use crate::db::affiliates::{self as store, Filter};
 use crate::error::ApiError;
 use crate::extract::{page, path_id, ApiJson, ApiQuery};
+use crate::idempotency::{fingerprint, write_once, Answer};
 use crate::services::{affiliates, program};
 use crate::state::AppState;
 
@@ -28,31 +30,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn create(
     state: web::Data<AppState>,
+    req: HttpRequest,
     auth: Auth,
     ApiJson(body): ApiJson<CreateAffiliate>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_write()?;
     let now = state.clock.now_ms();
     let base = state.config.public_base();
-    let affiliate = state
-        .db
-        .write(move |c| {
-            c.transaction(|c| {
-                let prog = program::load(c, &auth.program_id)?;
-                let row = affiliates::create(c, &prog, body, AffiliateSource::Api, now)?;
-                crate::services::events::affiliate_changed(
-                    c,
-                    &prog,
-                    &row,
-                    "affiliate.created",
-                    &base,
-                    now,
-                )?;
-                Ok(affiliates::to_dto(&row, &prog, Default::default(), &base))
-            })
-        })
-        .await?;
-    Ok(created(AffiliateResponse { affiliate }))
+    let print = fingerprint(&req, &body)?;
+    let program_id = auth.program_id.clone();
+    write_once(&state, &req, &auth.program_id, print, move |c| {
+        let prog = program::load(c, &program_id)?;
+        let row = affiliates::create(c, &prog, body, AffiliateSource::Api, now)?;
+        crate::services::events::affiliate_changed(c, &prog, &row, "affiliate.created", &base, now)?;
+        let affiliate = affiliates::to_dto(&row, &prog, Default::default(), &base);
+        Answer::new(StatusCode::CREATED, &AffiliateResponse { affiliate })
+    })
+    .await
 }
 
 #[derive(Deserialize)]

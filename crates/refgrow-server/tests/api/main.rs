@@ -1,6 +1,9 @@
 //! Integration tests: the real server on a random port against a fresh database per test.
 //! SQLite by default; set `REFGROW_TEST_DATABASE_URL=postgres://…` to run them on PostgreSQL.
 
+// Tests may panic on what they did not expect: that is how they fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod helpers;
 
 mod affiliates;
