@@ -290,6 +290,11 @@ impl Client {
         AffiliatesApi::new(self)
     }
 
+    /// `/v1/affiliates/invitations` and `/v1/invitations`: inviting affiliates by email.
+    pub fn invitations(&self) -> crate::resources::InvitationsApi<'_> {
+        crate::resources::InvitationsApi::new(self)
+    }
+
     /// `/v1/referrals`: clicks and conversions.
     pub fn referrals(&self) -> ReferralsApi<'_> {
         ReferralsApi::new(self)

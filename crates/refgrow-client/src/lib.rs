@@ -133,6 +133,7 @@ pub use resources::{
     AffiliatesApi, CommissionsApi, ConversionsApi, CustomersApi, ListAffiliates, ListCommissions,
     ListConversions, ProgramApi, ReferralsApi, TransactionsApi,
 };
+pub use resources::{InvitationsApi, ListInvitations};
 pub use retry::RetryPolicy;
 
 /// The shared wire types (`refgrow-types`), for everything not re-exported at the top.

@@ -62,6 +62,16 @@ pub struct Config {
         global = true
     )]
     pub click_flush_ms: u64,
+
+    /// Days an affiliate invitation stays open before it expires (1..=3650).
+    #[arg(
+        long,
+        env = "REFGROW_INVITATION_DAYS",
+        default_value_t = 14,
+        value_parser = clap::value_parser!(u32).range(1..=3650),
+        global = true
+    )]
+    pub invitation_days: u32,
 }
 
 impl Config {
@@ -76,6 +86,7 @@ impl Config {
             workers: 2,
             job_interval_secs: 60,
             click_flush_ms: 20,
+            invitation_days: 14,
         }
     }
 

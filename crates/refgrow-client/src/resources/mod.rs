@@ -64,11 +64,13 @@ macro_rules! resource_handle {
 
 mod affiliates;
 mod commissions;
+mod invitations;
 mod program;
 mod tracking;
 
 pub use affiliates::{AffiliatesApi, ListAffiliates};
 pub use commissions::{CommissionsApi, ListCommissions};
+pub use invitations::{InvitationsApi, ListInvitations};
 pub use program::ProgramApi;
 pub use tracking::{ConversionsApi, CustomersApi, ListConversions, ReferralsApi, TransactionsApi};
 

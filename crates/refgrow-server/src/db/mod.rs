@@ -372,5 +372,6 @@ pub mod commissions;
 pub mod conversions;
 pub mod customers;
 pub mod idempotency;
+pub mod invitations;
 pub mod programs;
 pub mod rollups;

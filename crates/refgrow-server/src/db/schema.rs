@@ -236,3 +236,40 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(events, webhook_endpoints, webhook_deliveries);
+
+diesel::table! {
+    invitations (id) {
+        id -> Text,
+        program_id -> Text,
+        email -> Text,
+        token_hash -> Text,
+        status -> Text,
+        pending_key -> Nullable<Text>,
+        message -> Nullable<Text>,
+        affiliate_id -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        accepted_at -> Nullable<BigInt>,
+        cancelled_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    stripe_events (program_id, event_id) {
+        program_id -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        outcome -> Text,
+        received_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    stripe_refs (program_id, ref_) {
+        program_id -> Text,
+        #[sql_name = "ref"]
+        ref_ -> Text,
+        conversion_id -> Text,
+    }
+}

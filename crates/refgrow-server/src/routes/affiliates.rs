@@ -42,7 +42,14 @@ async fn create(
     write_once(&state, &req, &auth.program_id, print, move |c| {
         let prog = program::load(c, &program_id)?;
         let row = affiliates::create(c, &prog, body, AffiliateSource::Api, now)?;
-        crate::services::events::affiliate_changed(c, &prog, &row, "affiliate.created", &base, now)?;
+        crate::services::events::affiliate_changed(
+            c,
+            &prog,
+            &row,
+            "affiliate.created",
+            &base,
+            now,
+        )?;
         let affiliate = affiliates::to_dto(&row, &prog, Default::default(), &base);
         Answer::new(StatusCode::CREATED, &AffiliateResponse { affiliate })
     })

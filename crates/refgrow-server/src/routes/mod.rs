@@ -10,7 +10,9 @@ pub mod commissions;
 pub mod conversions;
 pub mod customers;
 pub mod health;
+pub mod invitations;
 pub mod program;
+pub mod stripe;
 pub mod tracking;
 
 /// `200 {"success": true, "data": …}`.
@@ -30,10 +32,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/v1")
             .configure(program::configure)
+            .configure(invitations::configure)
             .configure(affiliates::configure)
             .configure(tracking::configure)
             .configure(customers::configure)
             .configure(conversions::configure)
-            .configure(commissions::configure),
+            .configure(commissions::configure)
+            .configure(stripe::configure),
     );
 }

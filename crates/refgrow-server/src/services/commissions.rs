@@ -420,3 +420,35 @@ pub fn approve_due(c: &mut DbConn, now: i64) -> Result<usize, ApiError> {
     }
     Ok(approved)
 }
+
+/// Holds a conversion's open commissions (a dispute): they are not approved or paid out
+/// until released. Paid, rejected and reversed ones are left alone. Returns how many.
+pub fn hold_for_conversion(
+    c: &mut DbConn,
+    program_id: &str,
+    conversion_id: &str,
+    now: i64,
+) -> Result<usize, ApiError> {
+    let mut held = 0;
+    for mut row in store::of_conversion(c, conversion_id)? {
+        if row.on_hold
+            || !matches!(row.status.as_str(), "pending" | "approved")
+            || row.payout_id.is_some()
+        {
+            continue;
+        }
+        row.on_hold = true;
+        row.reason = Some("disputed".into());
+        row.updated_at = now;
+        store::update(c, &row)?;
+        events::record(
+            c,
+            program_id,
+            "commission.updated",
+            &serde_json::json!({"commission": to_dto(&row)}),
+            now,
+        )?;
+        held += 1;
+    }
+    Ok(held)
+}

@@ -6,5 +6,7 @@ pub mod commissions;
 pub mod conversions;
 pub mod customers;
 pub mod events;
+pub mod invitations;
 pub mod jobs;
 pub mod program;
+pub mod stripe;

@@ -239,16 +239,52 @@ async fn programs_without_auto_approval_start_pending() {
 async fn idempotency_key_replays_an_affiliate_create() {
     let app = spawn_app().await;
     let body = json!({"email": "idem@x.io", "name": "Idem"});
-    let first = app.req_with(Method::POST, "/v1/affiliates", Some(body.clone()), &app.key, &[("Idempotency-Key", "k-1")]).await;
+    let first = app
+        .req_with(
+            Method::POST,
+            "/v1/affiliates",
+            Some(body.clone()),
+            &app.key,
+            &[("Idempotency-Key", "k-1")],
+        )
+        .await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
-    let again = app.req_with(Method::POST, "/v1/affiliates", Some(body), &app.key, &[("Idempotency-Key", "k-1")]).await;
+    let again = app
+        .req_with(
+            Method::POST,
+            "/v1/affiliates",
+            Some(body),
+            &app.key,
+            &[("Idempotency-Key", "k-1")],
+        )
+        .await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text);
     assert_eq!(again.headers["idempotent-replayed"], "true");
-    assert_eq!(again.data()["affiliate"]["id"], first.data()["affiliate"]["id"]);
+    assert_eq!(
+        again.data()["affiliate"]["id"],
+        first.data()["affiliate"]["id"]
+    );
     let other = app
-        .req_with(Method::POST, "/v1/affiliates", Some(json!({"email": "other@x.io", "name": "O"})), &app.key, &[("Idempotency-Key", "k-1")])
+        .req_with(
+            Method::POST,
+            "/v1/affiliates",
+            Some(json!({"email": "other@x.io", "name": "O"})),
+            &app.key,
+            &[("Idempotency-Key", "k-1")],
+        )
         .await;
-    assert_eq!((other.status, other.code()), (StatusCode::CONFLICT, "conflict"));
-    let bad = app.req_with(Method::POST, "/v1/affiliates", Some(json!({"email": "b@x.io", "name": "B"})), &app.key, &[("Idempotency-Key", "")]).await;
+    assert_eq!(
+        (other.status, other.code()),
+        (StatusCode::CONFLICT, "conflict")
+    );
+    let bad = app
+        .req_with(
+            Method::POST,
+            "/v1/affiliates",
+            Some(json!({"email": "b@x.io", "name": "B"})),
+            &app.key,
+            &[("Idempotency-Key", "")],
+        )
+        .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }

@@ -9,5 +9,7 @@ mod helpers;
 mod affiliates;
 mod client;
 mod foundation;
+mod invitations;
 mod money;
+mod stripe;
 mod tracking;

@@ -4,11 +4,13 @@
 pub mod affiliates;
 pub mod commissions;
 pub mod common;
+pub mod invitations;
 pub mod program;
 pub mod tracking;
 
 pub use affiliates::*;
 pub use commissions::*;
 pub use common::*;
+pub use invitations::*;
 pub use program::*;
 pub use tracking::*;

@@ -1,0 +1,145 @@
+//! `/v1/affiliates/invitations` and `/v1/invitations/{token}/accept`.
+
+use futures_util::Stream;
+use refgrow_types::api::{
+    AcceptInvitation, Affiliate, AffiliateResponse, CreateInvitations, Invitation, InvitationBatch,
+    InvitationList, InvitationResponse, InvitationStatus,
+};
+use refgrow_types::InvitationId;
+use reqwest::Method;
+
+use crate::client::Call;
+use crate::pagination::{paginate, Page};
+use crate::Error;
+
+resource_handle!(
+    /// Affiliate invitations: invite by email in batches, list, cancel, and accept with the
+    /// invitation's token. Get one with [`Client::invitations`](crate::Client::invitations).
+    InvitationsApi
+);
+
+/// Filters and paging of `GET /v1/affiliates/invitations`. Unset fields are not sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListInvitations {
+    /// Only invitations with this status (`expired`: pending and past `expiresAt`).
+    pub status: Option<InvitationStatus>,
+    /// Page size, 1..=100.
+    pub limit: Option<u32>,
+    /// How many to skip.
+    pub offset: Option<u64>,
+}
+
+impl ListInvitations {
+    fn query(&self) -> Vec<(&'static str, String)> {
+        let mut q = Vec::new();
+        if let Some(s) = self.status {
+            q.push(("status", s.as_str().to_string()));
+        }
+        if let Some(l) = self.limit {
+            q.push(("limit", l.to_string()));
+        }
+        if let Some(o) = self.offset {
+            q.push(("offset", o.to_string()));
+        }
+        q
+    }
+}
+
+impl InvitationsApi<'_> {
+    /// `POST /v1/affiliates/invitations`: invites 1 to 25 addresses. Each new invitation
+    /// carries its `token` and `acceptUrl`, shown this once; addresses that got none are in
+    /// `skipped` with the reason. More than 25 (or none) is `invalid_request`.
+    ///
+    /// A repeated call invites nobody twice: addresses with a pending invitation are skipped.
+    pub async fn create(&self, request: CreateInvitations) -> Result<InvitationBatch, Error> {
+        self.client
+            .send(
+                Call::new(Method::POST, &["affiliates", "invitations"], &self.opts)
+                    .json(&request)?,
+            )
+            .await
+    }
+
+    /// `GET /v1/affiliates/invitations`: one page, newest first, with `total`, `limit` and
+    /// `offset`.
+    pub async fn list(&self, params: ListInvitations) -> Result<InvitationList, Error> {
+        self.client
+            .send(
+                Call::new(Method::GET, &["affiliates", "invitations"], &self.opts)
+                    .query(params.query()),
+            )
+            .await
+    }
+
+    /// Every invitation matching the filters, page after page (`limit` defaults to 100 here),
+    /// from `params.offset` on. The stream ends after the first error, which it yields.
+    pub fn list_all(
+        &self,
+        params: ListInvitations,
+    ) -> impl Stream<Item = Result<Invitation, Error>> + Send + 'static {
+        let client = self.client.clone();
+        let opts = self.opts.clone();
+        let start = params.offset.unwrap_or(0);
+        let base = ListInvitations {
+            limit: Some(params.limit.unwrap_or(100)),
+            ..params
+        };
+        paginate(start, move |offset| {
+            let client = client.clone();
+            let opts = opts.clone();
+            let params = ListInvitations {
+                offset: Some(offset),
+                ..base.clone()
+            };
+            async move {
+                let page = client.invitations().with_options(opts).list(params).await?;
+                Ok(Page {
+                    items: page.invitations,
+                    total: page.total,
+                })
+            }
+        })
+    }
+
+    /// `GET /v1/affiliates/invitations/{id}`.
+    pub async fn get(&self, id: &InvitationId) -> Result<Invitation, Error> {
+        let r: InvitationResponse = self
+            .client
+            .send(Call::new(
+                Method::GET,
+                &["affiliates", "invitations", id.as_str()],
+                &self.opts,
+            ))
+            .await?;
+        Ok(r.invitation)
+    }
+
+    /// `DELETE /v1/affiliates/invitations/{id}`: cancels a pending invitation. One that was
+    /// accepted, cancelled or has expired is `conflict`.
+    pub async fn cancel(&self, id: &InvitationId) -> Result<Invitation, Error> {
+        let r: InvitationResponse = self
+            .client
+            .send(Call::new(
+                Method::DELETE,
+                &["affiliates", "invitations", id.as_str()],
+                &self.opts,
+            ))
+            .await?;
+        Ok(r.invitation)
+    }
+
+    /// `POST /v1/invitations/{token}/accept`: the invitee joins and becomes an affiliate with
+    /// `source: invitation` (`pending` when the program does not auto-approve). The server
+    /// checks the token alone, not the client's API key. An expired, cancelled or already
+    /// used invitation is `conflict`; an unknown token is `resource_not_found`.
+    pub async fn accept(&self, token: &str, details: AcceptInvitation) -> Result<Affiliate, Error> {
+        let r: AffiliateResponse = self
+            .client
+            .send(
+                Call::new(Method::POST, &["invitations", token, "accept"], &self.opts)
+                    .json(&details)?,
+            )
+            .await?;
+        Ok(r.affiliate)
+    }
+}
