@@ -41,9 +41,10 @@ fn new_token() -> String {
     format!("{TOKEN_PREFIX}{}", random_base62(40))
 }
 
-/// The link an invitee follows: `{public_base}/invitations/{token}/accept`.
+/// The accept endpoint of an invitation: `{public_base}/v1/invitations/{token}/accept`. The
+/// SaaS's own onboarding page takes the token from it and POSTs the invitee's name there.
 pub fn accept_url(public_base: &str, token: &str) -> String {
-    format!("{public_base}/invitations/{token}/accept")
+    format!("{public_base}/v1/invitations/{token}/accept")
 }
 
 /// The status an invitation shows at `now` (`expired` is computed).

@@ -139,7 +139,7 @@ async fn every_skip_reason_is_reported_in_order() {
     assert!(token.len() >= 40, "{token}");
     assert_eq!(
         inv["acceptUrl"],
-        format!("{}/invitations/{token}/accept", app.base)
+        format!("{}/v1/invitations/{token}/accept", app.base)
     );
     for f in ["message", "acceptedAt", "cancelledAt", "affiliateId"] {
         assert!(inv[f].is_null(), "{f}");
