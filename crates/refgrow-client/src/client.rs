@@ -320,6 +320,31 @@ impl Client {
         CommissionsApi::new(self)
     }
 
+    /// `/v1/payouts`: payout runs, marking payouts paid and the PayPal/Wise files.
+    pub fn payouts(&self) -> crate::resources::PayoutsApi<'_> {
+        crate::resources::PayoutsApi::new(self)
+    }
+
+    /// `/v1/affiliates/{id}/stats`: one affiliate's statistics.
+    pub fn stats(&self) -> crate::resources::StatsApi<'_> {
+        crate::resources::StatsApi::new(self)
+    }
+
+    /// `/v1/reports`: the program's summary report.
+    pub fn reports(&self) -> crate::resources::ReportsApi<'_> {
+        crate::resources::ReportsApi::new(self)
+    }
+
+    /// `/v1/webhook-endpoints`: where events are delivered, and their deliveries.
+    pub fn webhook_endpoints(&self) -> crate::resources::WebhookEndpointsApi<'_> {
+        crate::resources::WebhookEndpointsApi::new(self)
+    }
+
+    /// `/v1/events`: the event log.
+    pub fn events(&self) -> crate::resources::EventsApi<'_> {
+        crate::resources::EventsApi::new(self)
+    }
+
     fn url(&self, path: &[&str]) -> Result<Url, Error> {
         let mut url = self.inner.base.clone();
         {
@@ -385,6 +410,55 @@ impl Client {
                         }
                         (f.error, f.retry_after)
                     }
+                    Err(Outcome::Fatal(e)) => return Err(e),
+                    Err(Outcome::Transport(e)) => (Error::Http(e), None),
+                },
+                Err(e) if is_retryable_transport(&e) => (Error::Http(e), None),
+                Err(e) => return Err(Error::Http(e)),
+            };
+            if retry >= policy.max_retries {
+                return Err(error);
+            }
+            let Some(wait) = policy.delay(retry, retry_after) else {
+                return Err(error);
+            };
+            log_retry(&call.method, call.path, &error, wait);
+            tokio::time::sleep(wait).await;
+            retry += 1;
+        }
+    }
+}
+
+impl Client {
+    /// Sends a GET whose success body is not JSON (a CSV file), retrying per the policy like
+    /// [`Client::send`], and returns the body as text. Error answers decode as in `send`.
+    pub(crate) async fn send_text(&self, call: Call<'_>) -> Result<String, Error> {
+        let url = self.url(call.path)?;
+        let mut template = self.inner.http.request(call.method.clone(), url);
+        if let Some(q) = &call.query {
+            template = template.query(q);
+        }
+        if let Some(rid) = &call.opts.request_id {
+            template = template.header(HeaderName::from_static(REQUEST_ID_HEADER), rid);
+        }
+        if let Some(t) = call.opts.timeout {
+            template = template.timeout(t);
+        }
+        let policy = self.inner.retry;
+        let mut retry = 0u32;
+        loop {
+            let attempt = template
+                .try_clone()
+                .ok_or_else(|| Error::Config("the request cannot be repeated".into()))?;
+            let (error, retry_after) = match attempt.send().await {
+                Ok(res) if res.status().is_success() => match res.text().await {
+                    Ok(text) => return Ok(text),
+                    Err(e) => (Error::Http(e), None),
+                },
+                Ok(res) => match read_response::<serde_json::Value>(res).await {
+                    Ok(_) => return Err(Error::Config("an error status decoded as data".into())),
+                    Err(Outcome::Api(f)) if !f.error.is_retryable() => return Err(f.error),
+                    Err(Outcome::Api(f)) => (f.error, f.retry_after),
                     Err(Outcome::Fatal(e)) => return Err(e),
                     Err(Outcome::Transport(e)) => (Error::Http(e), None),
                 },

@@ -4,9 +4,11 @@
 //! Build one [`Client`] with your server's URL and your program's API key, then call the
 //! endpoints through its resource handles: [`Client::program`], [`Client::affiliates`],
 //! [`Client::referrals`], [`Client::customers`], [`Client::transactions`],
-//! [`Client::conversions`] and [`Client::commissions`]. Request and response bodies are the
-//! very types the server uses ([`api`], re-exported from `refgrow-types`), so the two cannot
-//! drift apart; amounts are exact decimals ([`Amount`]), never floats.
+//! [`Client::conversions`], [`Client::commissions`], [`Client::webhook_endpoints`] and
+//! [`Client::events`]; receivers of webhooks check each delivery with [`verify_webhook`].
+//! Request and response bodies are the very types the server uses ([`api`], re-exported from
+//! `refgrow-types`), so the two cannot drift apart; amounts are exact decimals ([`Amount`]),
+//! never floats.
 //!
 //! # The affiliate flow
 //!
@@ -129,11 +131,41 @@ pub use client::{
     IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER,
 };
 pub use error::Error;
+/// Verifies a webhook delivery in one call: the `webhook-id`, `webhook-timestamp` and
+/// `webhook-signature` headers, within 5 minutes of now, against the endpoint's secret (any of
+/// the signatures sent during a secret rotation may match). Pass the raw body, before parsing.
+///
+/// ```
+/// use refgrow_client::api::WebhookPayload;
+/// use refgrow_client::verify_webhook;
+/// # use refgrow_client::types::webhook::sign;
+///
+/// // In your HTTP handler: the endpoint's secret, the request's headers and raw body.
+/// let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// let body = br#"{"type":"affiliate.created","timestamp":"2026-01-01T00:00:00Z","data":{"affiliate":{}}}"#;
+/// # let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default();
+/// # let signature = sign(secret, "evt_1", now, body)?;
+/// let headers = vec![
+///     ("webhook-id", "evt_1".to_string()),
+///     ("webhook-timestamp", now.to_string()),
+///     ("webhook-signature", signature),
+/// ];
+/// // With an `http::HeaderMap`: `headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))`.
+/// let verified = verify_webhook(secret, headers, body)?; // Err: answer 400 and stop
+/// let event: WebhookPayload = serde_json::from_slice(body).map_err(|_| {
+///     refgrow_client::types::webhook::WebhookError::NoMatchingSignature
+/// })?;
+/// println!("{} {} (deduplicate on {})", event.event_type, event.timestamp, verified.id);
+/// # Ok::<(), refgrow_client::types::webhook::WebhookError>(())
+/// ```
+pub use refgrow_types::webhook::verify_webhook;
 pub use resources::{
     AffiliatesApi, CommissionsApi, ConversionsApi, CustomersApi, ListAffiliates, ListCommissions,
     ListConversions, ProgramApi, ReferralsApi, TransactionsApi,
 };
+pub use resources::{EventsApi, ListDeliveries, ListEvents, WebhookEndpointsApi};
 pub use resources::{InvitationsApi, ListInvitations};
+pub use resources::{ListPayouts, PayoutsApi, ReportsApi, StatsApi, StatsRange};
 pub use retry::RetryPolicy;
 
 /// The shared wire types (`refgrow-types`), for everything not re-exported at the top.

@@ -3,11 +3,19 @@
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
-use actix_web::dev::{Server, Service};
+use std::time::Instant;
+
+use actix_web::body::BoxBody;
+use actix_web::dev::{Server, Service, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpMessage, HttpServer};
-use futures_util::FutureExt;
+
+use crate::audit::{AuditBuffer, AuditRow};
+use crate::auth::Auth;
+use crate::metrics::Metrics;
+use crate::ratelimit::{Decision, RateLimiter};
 
 use crate::clicks::{spawn_flusher, ClickBuffer};
 use crate::clock::Clock;
@@ -23,6 +31,9 @@ pub enum StartError {
     /// The database.
     #[error("{0}")]
     Database(#[from] DbSetupError),
+    /// The metrics registry.
+    #[error("cannot set up metrics: {0}")]
+    Metrics(String),
     /// The listening address.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -47,11 +58,15 @@ pub struct Running {
     pub server: Server,
 }
 
+/// The request id header.
+const REQUEST_ID: &str = "x-request-id";
+
 fn request_id_ok(v: &str) -> bool {
     !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// Registers the app: routes, state, request ids, the access log, JSON 404s.
+/// Registers the app: routes, state, request ids, rate-limit headers, metrics, the audit
+/// log, the access log and JSON 404s.
 pub fn app_factory(
     state: AppState,
 ) -> App<
@@ -63,7 +78,7 @@ pub fn app_factory(
         InitError = (),
     >,
 > {
-    let header = HeaderName::from_static("x-request-id");
+    let observed = state.clone();
     App::new()
         .app_data(web::Data::new(state))
         .configure(routes::configure)
@@ -74,25 +89,94 @@ pub fn app_factory(
             ))
         }))
         .wrap_fn(move |req, srv| {
+            let started = Instant::now();
             let rid = req
                 .headers()
-                .get(&header)
+                .get(REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .filter(|v| request_id_ok(v))
                 .map(str::to_string)
                 .unwrap_or_else(|| crate::idgen::new_id("req_"));
             req.extensions_mut().insert(RequestId(rid.clone()));
-            let header = header.clone();
-            srv.call(req).map(move |res| {
-                res.map(|mut res| {
-                    if let Ok(v) = HeaderValue::from_str(&rid) {
-                        res.headers_mut().insert(header, v);
+            let mutating = matches!(
+                *req.method(),
+                Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+            );
+            let state = observed.clone();
+            let fut = srv.call(req);
+            async move {
+                let mut res = fut.await?;
+                if let Ok(v) = HeaderValue::from_str(&rid) {
+                    res.headers_mut()
+                        .insert(HeaderName::from_static(REQUEST_ID), v);
+                }
+                let decision = res.request().extensions().get::<Decision>().copied();
+                if let Some(d) = decision {
+                    for (name, value) in d.headers() {
+                        if let Ok(v) = HeaderValue::from_str(&value) {
+                            res.headers_mut().insert(HeaderName::from_static(name), v);
+                        }
                     }
-                    res
-                })
-            })
+                }
+                let route = res
+                    .request()
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".into());
+                let method = res.request().method().to_string();
+                state
+                    .metrics
+                    .observe(&method, &route, res.status().as_u16(), started.elapsed());
+                let auth = res.request().extensions().get::<Auth>().cloned();
+                match auth {
+                    Some(auth) if mutating => {
+                        Ok(audit(&state, auth, &method, &route, &rid, res).await)
+                    }
+                    _ => Ok(res.map_into_boxed_body()),
+                }
+            }
         })
         .wrap(Logger::new(r#"%a "%r" %s %b %Dms rid=%{x-request-id}o"#))
+}
+
+/// Records a mutating call in the audit log, reading the resource id from the path or the
+/// answer, and hands the response on unchanged.
+async fn audit(
+    state: &AppState,
+    auth: Auth,
+    method: &str,
+    route: &str,
+    rid: &str,
+    res: ServiceResponse,
+) -> ServiceResponse {
+    let (req, res) = res.into_parts();
+    let status = res.status();
+    let path_id = req
+        .match_info()
+        .iter()
+        .find(|(name, _)| matches!(*name, "id" | "key" | "code"))
+        .map(|(_, v)| v.to_string());
+    let (head, body) = res.into_parts();
+    let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
+    let resource_id = path_id.or_else(|| {
+        status
+            .is_success()
+            .then(|| crate::audit::resource_id_of(&bytes))
+            .flatten()
+    });
+    let now = state.clock.now_ms();
+    state.audit.push(AuditRow {
+        id: crate::audit::sortable_id(now),
+        program_id: auth.program_id,
+        key_id: Some(auth.key_id),
+        method: method.to_string(),
+        path: req.path().chars().take(500).collect(),
+        action: format!("{method} {route}"),
+        resource_id,
+        status: i32::from(status.as_u16()),
+        request_id: rid.to_string(),
+        created_at: now,
+    });
+    ServiceResponse::new(req, head.set_body(BoxBody::new(bytes)))
 }
 
 /// Connects the database (migrating it), binds the address and starts the workers and the
@@ -116,13 +200,25 @@ pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
         config: config.clone(),
         clock,
         clicks: ClickBuffer::new(),
+        audit: AuditBuffer::default(),
+        key_cache: Default::default(),
+        key_limits: RateLimiter::new(),
+        ip_limits: RateLimiter::new(),
+        metrics: Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?,
+        key_touched: Default::default(),
     };
+    crate::audit::spawn_flusher(
+        state.audit.clone(),
+        db.clone(),
+        Duration::from_millis(config.click_flush_ms.max(1)),
+    );
     spawn_flusher(
         state.clicks.clone(),
         db.clone(),
         Duration::from_millis(config.click_flush_ms.max(1)),
     );
     crate::services::jobs::spawn(state.clone());
+    crate::services::delivery::spawn(state.clone());
     let factory_state = state.clone();
     let mut server =
         HttpServer::new(move || app_factory(factory_state.clone())).shutdown_timeout(20);

@@ -2,10 +2,15 @@
 //! a request is scoped to its key's program from here on.
 
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
+use refgrow_types::ErrorCode;
 
-use crate::db::api_keys;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::db::api_keys::{self, ApiKeyRow};
 use crate::error::ApiError;
 use crate::idgen::hash_secret;
 use crate::state::AppState;
@@ -60,6 +65,7 @@ impl FromRequest for Auth {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let key = bearer(req);
+        let req = req.clone();
         Box::pin(async move {
             let key = key?;
             let state = state.ok_or_else(|| ApiError::internal("no application state"))?;
@@ -67,18 +73,112 @@ impl FromRequest for Auth {
                 return Err(ApiError::unauthenticated("Invalid API key"));
             }
             let hash = hash_secret(&key);
-            let row = state
-                .db
-                .read(move |c| Ok(api_keys::find_live_by_hash(c, &hash)?))
-                .await?;
-            match row {
-                Some(k) => Ok(Auth {
-                    can_write: k.scopes.split(',').any(|s| s.trim() == "write"),
-                    program_id: k.program_id,
-                    key_id: k.id,
-                }),
-                None => Err(ApiError::unauthenticated("Invalid or revoked API key")),
+            let row = match state.key_cache.get(&hash) {
+                Some(hit) => hit,
+                None => {
+                    let h = hash.clone();
+                    let row = state
+                        .db
+                        .read(move |c| Ok(api_keys::find_live_by_hash(c, &h)?))
+                        .await?;
+                    state.key_cache.put(hash, row.clone());
+                    row
+                }
+            };
+            let Some(k) = row else {
+                return Err(ApiError::unauthenticated("Invalid or revoked API key"));
+            };
+            let limit = k
+                .rate_limit_per_sec
+                .map(|l| l.max(0) as u32)
+                .unwrap_or(state.config.rate_limit_per_sec);
+            if let Some(decision) = state.key_limits.check(&k.id, limit) {
+                req.extensions_mut().insert(decision);
+                if !decision.allowed {
+                    let mut e = ApiError::new(
+                        ErrorCode::RateLimitExceeded,
+                        format!(
+                            "This API key is over its limit of {limit} requests per second; retry in {} s",
+                            decision.retry_after_secs
+                        ),
+                    );
+                    e.retry_after = Some(decision.retry_after_secs);
+                    return Err(e);
+                }
             }
+            touch_last_used(&state, &k.id);
+            let auth = Auth {
+                can_write: k.scopes.split(',').any(|s| s.trim() == "write"),
+                program_id: k.program_id,
+                key_id: k.id,
+            };
+            req.extensions_mut().insert(auth.clone());
+            Ok(auth)
         })
+    }
+}
+
+/// Live keys by hash (and unknown hashes), trusted for [`KEY_CACHE_TTL`], so a request
+/// does not wait on the database to learn who it is. Revoking or changing a key through the
+/// API clears it at once; a key revoked by the command line (another process) stops working
+/// within the TTL.
+#[derive(Clone, Default)]
+pub struct KeyCache {
+    map: Arc<Mutex<HashMap<String, (Instant, Option<ApiKeyRow>)>>>,
+}
+
+/// How long a looked-up key is trusted.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
+
+impl KeyCache {
+    /// A fresh entry for a key hash, if any.
+    pub fn get(&self, hash: &str) -> Option<Option<ApiKeyRow>> {
+        let map = self.map.lock().ok()?;
+        map.get(hash)
+            .filter(|(at, _)| at.elapsed() < KEY_CACHE_TTL)
+            .map(|(_, row)| row.clone())
+    }
+
+    /// Remembers what a hash resolved to.
+    pub fn put(&self, hash: String, row: Option<ApiKeyRow>) {
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= 10_000 {
+                map.clear();
+            }
+            map.insert(hash, (Instant::now(), row));
+        }
+    }
+
+    /// Forgets everything (a key was revoked or changed).
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.map.lock() {
+            map.clear();
+        }
+    }
+}
+
+/// Records a key's use, at most once a minute per key and off the request path.
+fn touch_last_used(state: &AppState, key_id: &str) {
+    let now = state.clock.now_ms();
+    let due = match state.key_touched.lock() {
+        Ok(mut m) => {
+            let last = m.get(key_id).copied().unwrap_or(i64::MIN);
+            if now.saturating_sub(last) >= 60_000 {
+                m.insert(key_id.to_string(), now);
+                true
+            } else {
+                false
+            }
+        }
+        Err(_) => false,
+    };
+    if due {
+        let db = state.db.clone();
+        let id = key_id.to_string();
+        actix_web::rt::spawn(async move {
+            if let Err(e) = db.write(move |c| Ok(api_keys::touch(c, &id, now)?)).await {
+                log::warn!("could not record a key's last use: {e}");
+            }
+        });
     }
 }

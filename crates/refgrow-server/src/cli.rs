@@ -78,9 +78,15 @@ pub enum KeyAction {
         #[arg(long)]
         program: String,
     },
-    /// Revoke a key; it fails on its next request.
+    /// Revoke a key; it fails on its next request (within 2 s on a running server).
     Revoke {
         /// The key's id (`key_…`).
+        key_id: String,
+    },
+    /// Rotate a key: create a new one with the same label and scopes, revoke the old one,
+    /// and print the new key alone.
+    Rotate {
+        /// The old key's id (`key_…`).
         key_id: String,
     },
 }
@@ -104,6 +110,7 @@ pub fn create_key(
         created_at: now,
         last_used_at: None,
         revoked_at: None,
+        rate_limit_per_sec: None,
     };
     api_keys::insert(c, &row)?;
     Ok((row.id, secret))
@@ -165,6 +172,21 @@ pub fn run_admin(config: &Config, command: Command) -> i32 {
                             t(k.revoked_at)
                         );
                     }
+                }
+                KeyAction::Rotate { key_id } => {
+                    let old = api_keys::find(&mut c, &key_id)?
+                        .filter(|k| k.revoked_at.is_none())
+                        .ok_or_else(|| ApiError::not_found("live API key"))?;
+                    let read_only = !old.scopes.split(',').any(|s| s.trim() == "write");
+                    let (new_id, secret) = diesel::Connection::transaction(&mut *c, |c| {
+                        let (id, secret) =
+                            create_key(c, &old.program_id, old.label.clone(), read_only, now)?;
+                        api_keys::set_rate_limit(c, &id, old.rate_limit_per_sec)?;
+                        api_keys::revoke(c, &old.id, now)?;
+                        Ok::<_, ApiError>((id, secret))
+                    })?;
+                    eprintln!("{} replaced by {new_id}", old.id);
+                    println!("{secret}");
                 }
                 KeyAction::Revoke { key_id } => {
                     if api_keys::find(&mut c, &key_id)?.is_none() {

@@ -32,6 +32,19 @@ pub struct Config {
     #[arg(long, env = "REFGROW_FALLBACK_URL", global = true)]
     pub fallback_url: Option<String>,
 
+    /// Requests per second per API key (a key's own limit overrides it; 0: unlimited).
+    #[arg(long, env = "REFGROW_RATE_LIMIT", default_value_t = 100, global = true)]
+    pub rate_limit_per_sec: u32,
+
+    /// Recorded clicks per second per client IP on `/r/{code}` (0: unlimited).
+    #[arg(
+        long,
+        env = "REFGROW_CLICK_RATE_LIMIT",
+        default_value_t = 20,
+        global = true
+    )]
+    pub click_rate_limit_per_sec: u32,
+
     /// The largest request body accepted, in bytes.
     #[arg(
         long,
@@ -72,6 +85,66 @@ pub struct Config {
         global = true
     )]
     pub invitation_days: u32,
+
+    /// Milliseconds between polls of the webhook outbox for due deliveries.
+    #[arg(
+        long,
+        env = "REFGROW_WEBHOOK_POLL_MS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub webhook_poll_ms: u64,
+
+    /// Base delay of the webhook retry schedule, in milliseconds. The schedule is 1, 6, 24,
+    /// 120, 360, 720, 1440, 2880, then 5760 times this base (default 5 s: 5 s, 30 s, 2 min,
+    /// 10 min, 30 min, 1 h, 2 h, 4 h, then every 8 h), plus up to 20% jitter.
+    #[arg(
+        long,
+        env = "REFGROW_WEBHOOK_BACKOFF_BASE_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub webhook_backoff_base_ms: u64,
+
+    /// Attempts of one delivery before it is marked failed (default 12: about 31 hours with
+    /// the default base delay).
+    #[arg(
+        long,
+        env = "REFGROW_WEBHOOK_MAX_ATTEMPTS",
+        default_value_t = 12,
+        value_parser = clap::value_parser!(u32).range(1..=1000),
+        global = true
+    )]
+    pub webhook_max_attempts: u32,
+
+    /// Seconds one delivery attempt may take (connect, send, answer).
+    #[arg(
+        long,
+        env = "REFGROW_WEBHOOK_TIMEOUT_SECS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=300),
+        global = true
+    )]
+    pub webhook_timeout_secs: u64,
+
+    /// Deliveries sent at the same time, at most.
+    #[arg(
+        long,
+        env = "REFGROW_WEBHOOK_CONCURRENCY",
+        default_value_t = 64,
+        value_parser = clap::value_parser!(u32).range(1..=1024),
+        global = true
+    )]
+    pub webhook_concurrency: u32,
+
+    /// Seconds the previous secret keeps signing after a rotation (default 24 h).
+    #[arg(
+        long,
+        env = "REFGROW_WEBHOOK_ROTATION_GRACE_SECS",
+        default_value_t = 86400,
+        global = true
+    )]
+    pub webhook_rotation_grace_secs: u64,
 }
 
 impl Config {
@@ -82,11 +155,19 @@ impl Config {
             bind: "127.0.0.1:0".into(),
             public_url: None,
             fallback_url: None,
+            rate_limit_per_sec: 0,
+            click_rate_limit_per_sec: 0,
             max_body_bytes: 65536,
             workers: 2,
             job_interval_secs: 60,
             click_flush_ms: 20,
             invitation_days: 14,
+            webhook_poll_ms: 100,
+            webhook_backoff_base_ms: 200,
+            webhook_max_attempts: 12,
+            webhook_timeout_secs: 5,
+            webhook_concurrency: 16,
+            webhook_rotation_grace_secs: 86400,
         }
     }
 

@@ -7,6 +7,7 @@
 //! math and all wire types live in `refgrow-types`.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod clicks;
@@ -17,6 +18,8 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod idgen;
+pub mod metrics;
+pub mod ratelimit;
 pub mod routes;
 pub mod services;
 pub mod state;

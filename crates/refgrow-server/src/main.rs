@@ -38,11 +38,18 @@ fn serve(config: refgrow_server::config::Config) -> i32 {
             running.state.db.backend
         );
         let result = running.server.await;
-        // Graceful stop: in-flight requests have finished; write the clicks still buffered.
+        // Graceful stop: actix stopped accepting on SIGINT/SIGTERM and in-flight requests
+        // have finished; write what is still buffered before the background tasks end with
+        // the runtime (webhook deliveries and jobs keep their state in the database).
         match running.state.clicks.flush(&running.state.db).await {
             Ok(n) if n > 0 => log::info!("flushed {n} buffered clicks"),
             Ok(_) => {}
             Err(e) => log::error!("could not flush buffered clicks: {e}"),
+        }
+        match running.state.audit.flush(&running.state.db).await {
+            Ok(n) if n > 0 => log::info!("flushed {n} audit entries"),
+            Ok(_) => {}
+            Err(e) => log::error!("could not flush the audit log: {e}"),
         }
         match result {
             Ok(()) => 0,

@@ -1,9 +1,16 @@
-//! What every handler can reach: the database, the settings, the clock and the click buffer.
+//! What every handler can reach: the database, the settings, the clock, the click and
+//! audit buffers, the rate limiters and the metrics.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::audit::AuditBuffer;
 use crate::clicks::ClickBuffer;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
 
 /// Shared application state (cheap to clone).
 #[derive(Clone)]
@@ -16,4 +23,16 @@ pub struct AppState {
     pub clock: Clock,
     /// Clicks waiting to be written.
     pub clicks: ClickBuffer,
+    /// Audit entries waiting to be written.
+    pub audit: AuditBuffer,
+    /// Keys looked up recently.
+    pub key_cache: crate::auth::KeyCache,
+    /// Buckets per API key.
+    pub key_limits: RateLimiter,
+    /// Buckets per client IP on the public redirect.
+    pub ip_limits: RateLimiter,
+    /// Request and state metrics.
+    pub metrics: Metrics,
+    /// When each key's `last_used_at` was last written (ms), to write it at most once a minute.
+    pub key_touched: Arc<Mutex<HashMap<String, i64>>>,
 }

@@ -64,15 +64,23 @@ macro_rules! resource_handle {
 
 mod affiliates;
 mod commissions;
+mod events;
 mod invitations;
+mod payouts;
 mod program;
+mod stats;
 mod tracking;
+mod webhooks;
 
 pub use affiliates::{AffiliatesApi, ListAffiliates};
 pub use commissions::{CommissionsApi, ListCommissions};
+pub use events::{EventsApi, ListEvents};
 pub use invitations::{InvitationsApi, ListInvitations};
+pub use payouts::{ListPayouts, PayoutsApi};
 pub use program::ProgramApi;
+pub use stats::{ReportsApi, StatsApi, StatsRange};
 pub use tracking::{ConversionsApi, CustomersApi, ListConversions, ReferralsApi, TransactionsApi};
+pub use webhooks::{ListDeliveries, WebhookEndpointsApi};
 
 /// Renders a timestamp for a query parameter (RFC 3339, UTC, `Z`).
 pub(crate) fn query_time(t: &chrono::DateTime<chrono::Utc>) -> String {

@@ -27,6 +27,8 @@ pub struct ApiKeyRow {
     pub last_used_at: Option<i64>,
     /// Revoked, ms.
     pub revoked_at: Option<i64>,
+    /// Requests per second (None: the server default; 0: unlimited).
+    pub rate_limit_per_sec: Option<i32>,
 }
 
 /// Inserts a key.
@@ -75,6 +77,14 @@ pub fn revoke(c: &mut DbConn, id: &str, now: i64) -> QueryResult<bool> {
 pub fn touch(c: &mut DbConn, id: &str, now: i64) -> QueryResult<()> {
     diesel::update(api_keys::table.find(id))
         .set(api_keys::last_used_at.eq(Some(now)))
+        .execute(c)
+        .map(|_| ())
+}
+
+/// Sets a key's own rate limit (None: the server default).
+pub fn set_rate_limit(c: &mut DbConn, id: &str, per_sec: Option<i32>) -> QueryResult<()> {
+    diesel::update(api_keys::table.find(id))
+        .set(api_keys::rate_limit_per_sec.eq(per_sec))
         .execute(c)
         .map(|_| ())
 }

@@ -7,6 +7,7 @@
 //! inside `conn.transaction(|c| …)`. Blocking calls run on actix's blocking thread pool.
 
 pub mod schema;
+pub mod writer;
 
 use std::time::Duration;
 
@@ -206,6 +207,8 @@ pub struct Db {
     pub backend: Backend,
     read: Pool,
     write: Pool,
+    /// SQLite's group-commit writer (None on PostgreSQL).
+    writer: Option<writer::Writer>,
 }
 
 impl Db {
@@ -246,10 +249,21 @@ impl Db {
                 (p.clone(), p)
             }
         };
+        let writer =
+            match target.backend {
+                Backend::Sqlite => Some(writer::Writer::start(write.clone()).map_err(|e| {
+                    DbSetupError::Connect {
+                        backend: "SQLite",
+                        reason: format!("cannot start the writer thread: {e}"),
+                    }
+                })?),
+                Backend::Postgres => None,
+            };
         Ok(Db {
             backend: target.backend,
             read,
             write,
+            writer,
         })
     }
 
@@ -263,15 +277,18 @@ impl Db {
         run_blocking(pool, f).await
     }
 
-    /// Runs `f` on the writing connection, off the async threads. `f` opens its own
-    /// transaction when it writes more than one row.
+    /// Runs `f` in a transaction of its own, off the async threads, and answers once it is
+    /// committed. On SQLite it is a savepoint of a group commit (see [`writer`]); on
+    /// PostgreSQL a pooled connection.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.write.clone();
-        run_blocking(pool, f).await
+        match &self.writer {
+            Some(w) => w.write(f).await,
+            None => run_blocking(self.write.clone(), f).await,
+        }
     }
 
     /// A writing connection for synchronous callers (the CLI, jobs already off the runtime).
@@ -371,7 +388,11 @@ pub mod api_keys;
 pub mod commissions;
 pub mod conversions;
 pub mod customers;
+pub mod events;
 pub mod idempotency;
 pub mod invitations;
+pub mod payouts;
 pub mod programs;
 pub mod rollups;
+pub mod stats;
+pub mod webhooks;

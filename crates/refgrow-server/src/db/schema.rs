@@ -31,6 +31,7 @@ diesel::table! {
         created_at -> BigInt,
         last_used_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
+        rate_limit_per_sec -> Nullable<Integer>,
     }
 }
 
@@ -214,6 +215,7 @@ diesel::table! {
         failing_since -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        consecutive_failures -> Integer,
     }
 }
 
@@ -271,5 +273,36 @@ diesel::table! {
         #[sql_name = "ref"]
         ref_ -> Text,
         conversion_id -> Text,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        program_id -> Text,
+        key_id -> Nullable<Text>,
+        method -> Text,
+        path -> Text,
+        action -> Text,
+        resource_id -> Nullable<Text>,
+        status -> Integer,
+        request_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    payouts (id) {
+        id -> Text,
+        program_id -> Text,
+        affiliate_id -> Text,
+        currency -> Text,
+        amount_minor -> BigInt,
+        commission_count -> BigInt,
+        status -> Text,
+        reference -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        paid_at -> Nullable<BigInt>,
     }
 }

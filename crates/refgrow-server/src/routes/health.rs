@@ -1,4 +1,5 @@
-//! `/healthz` (the process is up) and `/readyz` (the database answers).
+//! `/healthz` (the process is up), `/readyz` (the database answers) and `/metrics`
+//! (Prometheus text).
 
 use actix_web::{web, HttpResponse};
 use diesel::connection::SimpleConnection;
@@ -9,7 +10,8 @@ use crate::state::AppState;
 /// Registers the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics));
 }
 
 async fn healthz() -> HttpResponse {
@@ -22,4 +24,38 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         .read(|c| c.batch_execute("SELECT 1").map_err(ApiError::unavailable))
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
+}
+
+async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let [(read_conns, read_idle), (write_conns, write_idle)] = state.db.pool_state();
+    let m = &state.metrics;
+    m.set("db_read_connections", i64::from(read_conns));
+    m.set(
+        "db_read_connections_in_use",
+        i64::from(read_conns.saturating_sub(read_idle)),
+    );
+    m.set("db_write_connections", i64::from(write_conns));
+    m.set(
+        "db_write_connections_in_use",
+        i64::from(write_conns.saturating_sub(write_idle)),
+    );
+    m.set("clicks_buffered", state.clicks.len() as i64);
+    m.set("audit_entries_buffered", state.audit.len() as i64);
+    let depth = state
+        .db
+        .read(|c| {
+            use crate::db::schema::webhook_deliveries as d;
+            use diesel::prelude::*;
+            Ok(d::table
+                .filter(d::status.ne("delivered"))
+                .filter(d::status.ne("failed"))
+                .count()
+                .get_result::<i64>(c)?)
+        })
+        .await
+        .unwrap_or(-1);
+    m.set("webhook_outbox_depth", depth);
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(m.render()))
 }

@@ -6,14 +6,19 @@ use refgrow_types::error::Envelope;
 use serde::Serialize;
 
 pub mod affiliates;
+pub mod api_keys;
 pub mod commissions;
 pub mod conversions;
 pub mod customers;
+pub mod events;
 pub mod health;
 pub mod invitations;
+pub mod payouts;
 pub mod program;
+pub mod stats;
 pub mod stripe;
 pub mod tracking;
+pub mod webhooks;
 
 /// `200 {"success": true, "data": …}`.
 pub fn ok<T: Serialize>(data: T) -> HttpResponse {
@@ -32,12 +37,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/v1")
             .configure(program::configure)
+            .configure(api_keys::configure)
             .configure(invitations::configure)
+            .configure(stats::configure)
             .configure(affiliates::configure)
             .configure(tracking::configure)
             .configure(customers::configure)
             .configure(conversions::configure)
             .configure(commissions::configure)
-            .configure(stripe::configure),
+            .configure(payouts::configure)
+            .configure(stripe::configure)
+            .configure(webhooks::configure)
+            .configure(events::configure),
     );
 }

@@ -172,6 +172,22 @@ async fn redirect(
             "website for this program (set websiteUrl)",
         ));
     };
+    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    let over_limit = ip
+        .as_deref()
+        .and_then(|ip| {
+            state
+                .ip_limits
+                .check(ip, state.config.click_rate_limit_per_sec)
+        })
+        .is_some_and(|d| !d.allowed);
+    if over_limit {
+        // A flood from one address still lands on the website but records nothing.
+        return match landing(&website, to.as_deref(), None) {
+            Some(url) => Ok(found(url.as_str())),
+            None => Err(ApiError::not_found("website for this program")),
+        };
+    }
     let now = state.clock.now_ms();
     let mut click = new_click(&resolved, &code, now);
     click.user_agent = req
@@ -184,7 +200,7 @@ async fn redirect(
         .get(header::REFERER)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(2000).collect());
-    click.ip_address = req.peer_addr().map(|a| a.ip().to_string());
+    click.ip_address = ip;
     let target = landing(&website, to.as_deref(), Some(&click.id))
         .ok_or_else(|| ApiError::not_found("website for this program"))?;
     click.landing_url = Some(target.to_string().chars().take(2000).collect());

@@ -202,9 +202,10 @@ pub fn set_status(
     Ok(row)
 }
 
-/// What a commission still counts for: its amount, less clawbacks already taken when paid.
+/// What a commission still counts for: its amount, less clawbacks already taken when paid
+/// or held by a payout (both keep their amount and get clawbacks instead).
 pub fn effective_amount(c: &mut DbConn, row: &CommissionRow) -> Result<i64, ApiError> {
-    if row.paid_at.is_some() {
+    if row.paid_at.is_some() || row.payout_id.is_some() {
         Ok(row.amount_minor + store::adjustments_of(c, &row.id)?)
     } else {
         Ok(row.amount_minor)

@@ -58,10 +58,39 @@ async fn revoked_key_fails_on_next_request() {
         .req_with(Method::GET, "/v1/program", None, &secret, &[])
         .await;
     assert_eq!(r.status, StatusCode::OK);
+    // Revoked through the API: the very next request fails.
+    let r = app.delete(&format!("/v1/api-keys/{key_id}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.data()["apiKey"]["revokedAt"].is_string());
+    let r = app
+        .req_with(Method::GET, "/v1/program", None, &secret, &[])
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNAUTHORIZED, "authentication_error")
+    );
+    assert_eq!(
+        app.delete(&format!("/v1/api-keys/{key_id}")).await.status,
+        StatusCode::CONFLICT
+    );
+
+    // Revoked by the command line (another process): it fails once the key cache expires.
+    let (key_id, secret) = {
+        let mut c = app.state.db.write_conn().unwrap();
+        refgrow_server::cli::create_key(&mut c, &app.program_id, None, false, 0).unwrap()
+    };
+    assert_eq!(
+        app.req_with(Method::GET, "/v1/program", None, &secret, &[])
+            .await
+            .status,
+        StatusCode::OK
+    );
     {
         let mut c = app.state.db.write_conn().unwrap();
         assert!(refgrow_server::db::api_keys::revoke(&mut c, &key_id, 1).unwrap());
     }
+    tokio::time::sleep(refgrow_server::auth::KEY_CACHE_TTL + std::time::Duration::from_millis(100))
+        .await;
     let r = app
         .req_with(Method::GET, "/v1/program", None, &secret, &[])
         .await;

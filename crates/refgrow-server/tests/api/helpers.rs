@@ -83,8 +83,25 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a server on a given database (a restart reuses the URL).
 pub async fn spawn_on(url: String, dir: Option<tempfile::TempDir>, clock: Clock) -> TestApp {
+    spawn_configured(url, dir, clock, |_| {}).await
+}
+
+/// Starts a server on a fresh database with settings changed by `tune`.
+pub async fn spawn_app_with(tune: impl FnOnce(&mut Config)) -> TestApp {
+    let (url, dir) = fresh_database();
+    spawn_configured(url, dir, Clock::system(), tune).await
+}
+
+/// Starts a server on a given database with settings changed by `tune`.
+pub async fn spawn_configured(
+    url: String,
+    dir: Option<tempfile::TempDir>,
+    clock: Clock,
+    tune: impl FnOnce(&mut Config),
+) -> TestApp {
     let _ = env_logger::builder().is_test(true).try_init();
-    let config = Config::for_database(&url);
+    let mut config = Config::for_database(&url);
+    tune(&mut config);
     let running = app::start(config, clock).expect("server starts");
     let handle = running.server.handle();
     tokio::spawn(running.server);
@@ -134,6 +151,7 @@ impl TestApp {
     pub async fn stop(self) -> (String, Option<tempfile::TempDir>, Clock) {
         self.handle.stop(true).await;
         let _ = self.state.clicks.flush(&self.state.db).await;
+        let _ = self.state.audit.flush(&self.state.db).await;
         (self.database_url, self._dir, self.state.clock)
     }
 

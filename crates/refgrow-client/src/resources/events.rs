@@ -1,0 +1,103 @@
+//! `/v1/events`.
+
+use chrono::{DateTime, Utc};
+use futures_util::Stream;
+use refgrow_types::api::{Event, EventList, EventResponse};
+use refgrow_types::EventId;
+use reqwest::Method;
+
+use super::query_time;
+use crate::client::Call;
+use crate::pagination::{paginate, Page};
+use crate::Error;
+
+resource_handle!(
+    /// `/v1/events`: the event log, newest first; each event as it is delivered to webhook
+    /// endpoints, plus its id. Get one with [`Client::events`](crate::Client::events).
+    EventsApi
+);
+
+/// Filters and paging of `GET /v1/events`. Unset fields are not sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListEvents {
+    /// Only events of this type (`conversion.created`, …).
+    pub event_type: Option<String>,
+    /// Only events at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Only events before this instant.
+    pub to: Option<DateTime<Utc>>,
+    /// Page size, 1..=100.
+    pub limit: Option<u32>,
+    /// How many to skip.
+    pub offset: Option<u64>,
+}
+
+impl ListEvents {
+    fn query(&self) -> Vec<(&'static str, String)> {
+        let mut q = Vec::new();
+        if let Some(t) = &self.event_type {
+            q.push(("type", t.clone()));
+        }
+        if let Some(t) = &self.from {
+            q.push(("from", query_time(t)));
+        }
+        if let Some(t) = &self.to {
+            q.push(("to", query_time(t)));
+        }
+        if let Some(l) = self.limit {
+            q.push(("limit", l.to_string()));
+        }
+        if let Some(o) = self.offset {
+            q.push(("offset", o.to_string()));
+        }
+        q
+    }
+}
+
+impl EventsApi<'_> {
+    /// `GET /v1/events`: one page, newest first, with `total`, `limit` and `offset`.
+    pub async fn list(&self, params: ListEvents) -> Result<EventList, Error> {
+        self.client
+            .send(Call::new(Method::GET, &["events"], &self.opts).query(params.query()))
+            .await
+    }
+
+    /// Every event matching the filters, page after page (`limit` defaults to 100 here). The
+    /// stream ends after the first error, which it yields.
+    pub fn list_all(
+        &self,
+        params: ListEvents,
+    ) -> impl Stream<Item = Result<Event, Error>> + Send + 'static {
+        let client = self.client.clone();
+        let opts = self.opts.clone();
+        let start = params.offset.unwrap_or(0);
+        let base = ListEvents {
+            limit: Some(params.limit.unwrap_or(100)),
+            ..params
+        };
+        paginate(start, move |offset| {
+            let client = client.clone();
+            let opts = opts.clone();
+            let params = ListEvents {
+                offset: Some(offset),
+                ..base.clone()
+            };
+            async move {
+                let page = client.events().with_options(opts).list(params).await?;
+                Ok(Page {
+                    items: page.events,
+                    total: page.total,
+                })
+            }
+        })
+    }
+
+    /// `GET /v1/events/{id}`.
+    pub async fn get(&self, id: &EventId) -> Result<Event, Error> {
+        let r: EventResponse = self
+            .client
+            .send(Call::new(Method::GET, &["events", id.as_str()], &self.opts))
+            .await?;
+        Ok(r.event)
+    }
+}

@@ -1,0 +1,167 @@
+//! `/v1/payouts`.
+
+use futures_util::Stream;
+use refgrow_types::api::{
+    CreatePayoutRun, MarkPayoutPaid, Payout, PayoutExportFormat, PayoutList, PayoutResponse,
+    PayoutRun, PayoutStatus,
+};
+use refgrow_types::{AffiliateId, PayoutId};
+use reqwest::Method;
+
+use crate::client::Call;
+use crate::pagination::{paginate, Page};
+use crate::Error;
+
+resource_handle!(
+    /// `/v1/payouts`: payout runs, marking payouts paid and the PayPal/Wise files. Get one
+    /// with [`Client::payouts`](crate::Client::payouts).
+    PayoutsApi
+);
+
+/// Filters and paging of `GET /v1/payouts`. Unset fields are not sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListPayouts {
+    /// Only payouts with this status.
+    pub status: Option<PayoutStatus>,
+    /// Only this affiliate's payouts.
+    pub affiliate_id: Option<AffiliateId>,
+    /// Page size, 1..=100.
+    pub limit: Option<u32>,
+    /// How many to skip.
+    pub offset: Option<u64>,
+}
+
+impl ListPayouts {
+    fn query(&self) -> Vec<(&'static str, String)> {
+        let mut q = Vec::new();
+        if let Some(s) = self.status {
+            q.push(("status", s.as_str().to_string()));
+        }
+        if let Some(a) = &self.affiliate_id {
+            q.push(("affiliateId", a.to_string()));
+        }
+        if let Some(l) = self.limit {
+            q.push(("limit", l.to_string()));
+        }
+        if let Some(o) = self.offset {
+            q.push(("offset", o.to_string()));
+        }
+        q
+    }
+}
+
+impl PayoutsApi<'_> {
+    /// `POST /v1/payouts`: a payout run. Creates one payout per affiliate and currency whose
+    /// approved commissions, net of open adjustments, reach the program's `minPayout`, and
+    /// returns them (empty when nothing is due; a second run right after creates nothing).
+    pub async fn create_run(&self, run: CreatePayoutRun) -> Result<Vec<Payout>, Error> {
+        let r: PayoutRun = self
+            .client
+            .send(Call::new(Method::POST, &["payouts"], &self.opts).json(&run)?)
+            .await?;
+        Ok(r.payouts)
+    }
+
+    /// `GET /v1/payouts`: one page, newest first, with `total`, `limit` and `offset`.
+    pub async fn list(&self, params: ListPayouts) -> Result<PayoutList, Error> {
+        self.client
+            .send(Call::new(Method::GET, &["payouts"], &self.opts).query(params.query()))
+            .await
+    }
+
+    /// Every payout matching the filters, page after page (`limit` defaults to 100 here).
+    /// The stream ends after the first error, which it yields.
+    pub fn list_all(
+        &self,
+        params: ListPayouts,
+    ) -> impl Stream<Item = Result<Payout, Error>> + Send + 'static {
+        let client = self.client.clone();
+        let opts = self.opts.clone();
+        let start = params.offset.unwrap_or(0);
+        let base = ListPayouts {
+            limit: Some(params.limit.unwrap_or(100)),
+            ..params
+        };
+        paginate(start, move |offset| {
+            let client = client.clone();
+            let opts = opts.clone();
+            let params = ListPayouts {
+                offset: Some(offset),
+                ..base.clone()
+            };
+            async move {
+                let page = client.payouts().with_options(opts).list(params).await?;
+                Ok(Page {
+                    items: page.payouts,
+                    total: page.total,
+                })
+            }
+        })
+    }
+
+    /// `GET /v1/payouts/{id}`: the payout and the ids of its commissions.
+    pub async fn get(&self, id: &PayoutId) -> Result<PayoutResponse, Error> {
+        self.client
+            .send(Call::new(
+                Method::GET,
+                &["payouts", id.as_str()],
+                &self.opts,
+            ))
+            .await
+    }
+
+    /// `POST /v1/payouts/{id}/paid`: marks the payout and its commissions paid, with your
+    /// payment reference if you give one. A payout already paid is `conflict`.
+    pub async fn mark_paid(
+        &self,
+        id: &PayoutId,
+        reference: Option<&str>,
+    ) -> Result<PayoutResponse, Error> {
+        let body = MarkPayoutPaid {
+            reference: reference.map(str::to_string),
+        };
+        self.client
+            .send(
+                Call::new(Method::POST, &["payouts", id.as_str(), "paid"], &self.opts)
+                    .json(&body)?,
+            )
+            .await
+    }
+
+    /// `GET /v1/payouts/{id}/export.csv` (with `Some(id)`) or `GET /v1/payouts/export.csv`
+    /// (with `None`: the payouts of `status`, `pending` when `None`): the mass-payment file
+    /// as text. PayPal: `email,amount,currency,reference,note`, no header; Wise: the batch
+    /// "send by email" template with its header.
+    pub async fn export_csv(
+        &self,
+        id: Option<&PayoutId>,
+        status: Option<PayoutStatus>,
+        format: PayoutExportFormat,
+    ) -> Result<String, Error> {
+        let mut query = vec![("format", format.as_str().to_string())];
+        match id {
+            Some(id) => {
+                self.client
+                    .send_text(
+                        Call::new(
+                            Method::GET,
+                            &["payouts", id.as_str(), "export.csv"],
+                            &self.opts,
+                        )
+                        .query(query),
+                    )
+                    .await
+            }
+            None => {
+                if let Some(s) = status {
+                    query.push(("status", s.as_str().to_string()));
+                }
+                self.client
+                    .send_text(
+                        Call::new(Method::GET, &["payouts", "export.csv"], &self.opts).query(query),
+                    )
+                    .await
+            }
+        }
+    }
+}

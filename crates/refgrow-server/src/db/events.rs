@@ -1,0 +1,91 @@
+//! The `events` table: the event log, written by [`crate::services::events::record`] in the
+//! transaction of the change it describes.
+
+use diesel::prelude::*;
+
+use super::schema::events;
+use super::DbConn;
+
+/// A stored event.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = events)]
+pub struct EventRow {
+    /// `evt_…`.
+    pub id: String,
+    /// Its program.
+    pub program_id: String,
+    /// `conversion.created`, …
+    pub event_type: String,
+    /// The event's object, JSON.
+    pub payload: String,
+    /// When it happened, ms.
+    pub created_at: i64,
+}
+
+/// Filters of the event log.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only this type.
+    pub event_type: Option<String>,
+    /// Created at or after (ms).
+    pub from: Option<i64>,
+    /// Created before (ms).
+    pub to: Option<i64>,
+}
+
+/// Inserts an event.
+pub fn insert(c: &mut DbConn, row: &EventRow) -> QueryResult<()> {
+    diesel::insert_into(events::table)
+        .values(row)
+        .execute(c)
+        .map(|_| ())
+}
+
+/// An event of the program.
+pub fn find(c: &mut DbConn, program_id: &str, id: &str) -> QueryResult<Option<EventRow>> {
+    events::table
+        .find(id)
+        .filter(events::program_id.eq(program_id))
+        .first(c)
+        .optional()
+}
+
+/// Events by id (any program: callers pass ids they already scoped).
+pub fn find_many(c: &mut DbConn, ids: &[String]) -> QueryResult<Vec<EventRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    events::table.filter(events::id.eq_any(ids)).load(c)
+}
+
+/// A page of the program's events, newest first, and how many match.
+pub fn list(
+    c: &mut DbConn,
+    program_id: &str,
+    filter: &Filter,
+    limit: u32,
+    offset: u64,
+) -> QueryResult<(Vec<EventRow>, i64)> {
+    let query = || {
+        let mut q = events::table
+            .filter(events::program_id.eq(program_id.to_string()))
+            .into_boxed();
+        if let Some(t) = &filter.event_type {
+            q = q.filter(events::event_type.eq(t.clone()));
+        }
+        if let Some(from) = filter.from {
+            q = q.filter(events::created_at.ge(from));
+        }
+        if let Some(to) = filter.to {
+            q = q.filter(events::created_at.lt(to));
+        }
+        q
+    };
+    let total = query().count().get_result(c)?;
+    let rows = query()
+        .order((events::created_at.desc(), events::id.desc()))
+        .limit(i64::from(limit))
+        .offset(i64::try_from(offset).unwrap_or(i64::MAX))
+        .load(c)?;
+    Ok((rows, total))
+}

@@ -1,0 +1,231 @@
+//! `/v1/api-keys` (create, list, revoke: rotation is create-then-revoke) and
+//! `/v1/audit-log`.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::prelude::*;
+use refgrow_types::api::{
+    ApiKey, ApiKeyList, ApiKeyResponse, AuditEntry, AuditLog, CreateApiKey, CreatedApiKey, Scope,
+};
+use refgrow_types::KeyId;
+use serde::Deserialize;
+
+use super::ok;
+use crate::audit::AuditRow;
+use crate::auth::Auth;
+use crate::clock::{ms_to_datetime, opt_ms};
+use crate::db::api_keys::{self, ApiKeyRow};
+use crate::db::schema::audit_log;
+use crate::error::ApiError;
+use crate::extract::{check_len, page, path_id, ApiJson, ApiQuery};
+use crate::idempotency::{fingerprint, write_once, Answer};
+use crate::routes::commissions::parse_time;
+use crate::state::AppState;
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api-keys", web::post().to(create))
+        .route("/api-keys", web::get().to(list))
+        .route("/api-keys/{id}", web::delete().to(revoke))
+        .route("/audit-log", web::get().to(audit));
+}
+
+/// The API view of a stored key.
+pub fn to_dto(k: &ApiKeyRow) -> ApiKey {
+    ApiKey {
+        id: KeyId::from_trusted(k.id.clone()),
+        label: k.label.clone(),
+        scopes: k
+            .scopes
+            .split(',')
+            .filter_map(|s| match s.trim() {
+                "read" => Some(Scope::Read),
+                "write" => Some(Scope::Write),
+                _ => None,
+            })
+            .collect(),
+        prefix: k.key_prefix.clone(),
+        rate_limit: k.rate_limit_per_sec.map(|r| r.max(0) as u32),
+        created_at: ms_to_datetime(k.created_at),
+        last_used_at: opt_ms(k.last_used_at),
+        revoked_at: opt_ms(k.revoked_at),
+    }
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    ApiJson(body): ApiJson<CreateApiKey>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    if let Some(l) = &body.label {
+        check_len("label", l, 1, 100)?;
+    }
+    let scopes = body
+        .scopes
+        .clone()
+        .unwrap_or_else(|| vec![Scope::Read, Scope::Write]);
+    if !scopes.contains(&Scope::Read) {
+        return Err(ApiError::invalid("scopes", "must include 'read'"));
+    }
+    let read_only = !scopes.contains(&Scope::Write);
+    if body.rate_limit.is_some_and(|r| r > 1_000_000) {
+        return Err(ApiError::invalid(
+            "rateLimit",
+            "must be at most 1000000 requests per second",
+        ));
+    }
+    let rate = body.rate_limit.map(|r| r as i32);
+    let print = fingerprint(&req, &body)?;
+    let now = state.clock.now_ms();
+    let program_id = auth.program_id.clone();
+    write_once(&state, &req, &auth.program_id, print, move |c| {
+        let (id, secret) =
+            crate::cli::create_key(c, &program_id, body.label.clone(), read_only, now)?;
+        if rate.is_some() {
+            api_keys::set_rate_limit(c, &id, rate)?;
+        }
+        let row = api_keys::find(c, &id)?.ok_or_else(|| ApiError::internal("key vanished"))?;
+        Answer::new(
+            StatusCode::CREATED,
+            &CreatedApiKey {
+                api_key: to_dto(&row),
+                key: secret,
+            },
+        )
+    })
+    .await
+}
+
+async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+    let rows = state
+        .db
+        .read(move |c| Ok(api_keys::list(c, &auth.program_id)?))
+        .await?;
+    Ok(ok(ApiKeyList {
+        total: rows.len() as i64,
+        api_keys: rows.iter().map(to_dto).collect(),
+    }))
+}
+
+async fn revoke(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let id = path_id(&id, "id", KeyId::parse)?;
+    let now = state.clock.now_ms();
+    let program_id = auth.program_id.clone();
+    let row = state
+        .db
+        .write(move |c| {
+            let row = api_keys::find(c, id.as_str())?
+                .filter(|k| k.program_id == program_id)
+                .ok_or_else(|| ApiError::not_found("API key"))?;
+            if row.revoked_at.is_some() {
+                return Err(ApiError::conflict("This API key is already revoked"));
+            }
+            api_keys::revoke(c, &row.id, now)?;
+            Ok(api_keys::find(c, &row.id)?.unwrap_or(row))
+        })
+        .await?;
+    state.key_cache.clear();
+    state.key_limits.forget(&row.id);
+    Ok(ok(ApiKeyResponse {
+        api_key: to_dto(&row),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AuditQuery {
+    limit: Option<u32>,
+    offset: Option<u64>,
+    key_id: Option<KeyId>,
+    resource_id: Option<String>,
+    action: Option<String>,
+    method: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn audit(
+    state: web::Data<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (limit, offset) = page(q.limit, q.offset)?;
+    let from = q
+        .from
+        .as_deref()
+        .map(|s| parse_time("from", s))
+        .transpose()?;
+    let to = q.to.as_deref().map(|s| parse_time("to", s)).transpose()?;
+    if let Some(m) = &q.method {
+        if !matches!(m.as_str(), "POST" | "PUT" | "PATCH" | "DELETE") {
+            return Err(ApiError::invalid(
+                "method",
+                "must be POST, PUT, PATCH or DELETE",
+            ));
+        }
+    }
+    // Read your writes: what is buffered is written first.
+    state.audit.flush(&state.db).await?;
+    let log = state
+        .db
+        .read(move |c| {
+            let build = || {
+                let mut q2 = audit_log::table
+                    .filter(audit_log::program_id.eq(auth.program_id.clone()))
+                    .into_boxed();
+                if let Some(k) = &q.key_id {
+                    q2 = q2.filter(audit_log::key_id.eq(k.as_str().to_string()));
+                }
+                if let Some(r) = &q.resource_id {
+                    q2 = q2.filter(audit_log::resource_id.eq(r.clone()));
+                }
+                if let Some(a) = &q.action {
+                    q2 = q2.filter(audit_log::action.eq(a.clone()));
+                }
+                if let Some(m) = &q.method {
+                    q2 = q2.filter(audit_log::method.eq(m.clone()));
+                }
+                if let Some(f) = from {
+                    q2 = q2.filter(audit_log::created_at.ge(f));
+                }
+                if let Some(t) = to {
+                    q2 = q2.filter(audit_log::created_at.lt(t));
+                }
+                q2
+            };
+            let total: i64 = build().count().get_result(c)?;
+            let rows: Vec<AuditRow> = build()
+                .order((audit_log::created_at.desc(), audit_log::id.desc()))
+                .limit(i64::from(limit))
+                .offset(offset as i64)
+                .load(c)?;
+            Ok(AuditLog {
+                entries: rows
+                    .into_iter()
+                    .map(|r| AuditEntry {
+                        id: r.id,
+                        key_id: r.key_id,
+                        action: r.action,
+                        method: r.method,
+                        path: r.path,
+                        resource_id: r.resource_id,
+                        status: r.status.clamp(0, 999) as u16,
+                        request_id: r.request_id,
+                        created_at: ms_to_datetime(r.created_at),
+                    })
+                    .collect(),
+                total,
+                limit,
+                offset,
+            })
+        })
+        .await?;
+    Ok(ok(log))
+}

@@ -1,0 +1,251 @@
+//! `/v1/webhook-endpoints`: endpoints, their secrets, test events and deliveries.
+
+use actix_web::{web, HttpResponse};
+use diesel::Connection;
+use refgrow_types::api::{
+    CreateWebhookEndpoint, DeliveryStatus, UpdateWebhookEndpoint, WebhookDeliveryList,
+    WebhookDeliveryResponse, WebhookEndpointList, WebhookEndpointResponse, WebhookTestResult,
+};
+use refgrow_types::{DeliveryId, WebhookEndpointId};
+use serde::Deserialize;
+
+use super::{created, ok};
+use crate::auth::Auth;
+use crate::db::webhooks as store;
+use crate::error::ApiError;
+use crate::extract::{page, path_id, ApiJson, ApiQuery};
+use crate::services::webhooks as service;
+use crate::state::AppState;
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/webhook-endpoints", web::get().to(list))
+        .route("/webhook-endpoints", web::post().to(create))
+        .route("/webhook-endpoints/{id}", web::get().to(get))
+        .route("/webhook-endpoints/{id}", web::patch().to(update))
+        .route("/webhook-endpoints/{id}", web::delete().to(delete))
+        .route(
+            "/webhook-endpoints/{id}/rotate-secret",
+            web::post().to(rotate_secret),
+        )
+        .route("/webhook-endpoints/{id}/test", web::post().to(test))
+        .route(
+            "/webhook-endpoints/{id}/deliveries",
+            web::get().to(deliveries),
+        )
+        .route(
+            "/webhook-endpoints/{id}/deliveries/{delivery_id}/retry",
+            web::post().to(retry),
+        );
+}
+
+fn endpoint_id(raw: &str) -> Result<WebhookEndpointId, ApiError> {
+    path_id(raw, "id", WebhookEndpointId::parse)
+}
+
+fn answer(row: &store::EndpointRow, show_secret: bool) -> WebhookEndpointResponse {
+    WebhookEndpointResponse {
+        webhook_endpoint: service::to_dto(row, show_secret),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    limit: Option<u32>,
+    offset: Option<u64>,
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (limit, offset) = page(q.limit, q.offset)?;
+    let list = state
+        .db
+        .read(move |c| {
+            let (rows, total) = store::list_endpoints(c, &auth.program_id, limit, offset)?;
+            Ok(WebhookEndpointList {
+                webhook_endpoints: rows.iter().map(|r| service::to_dto(r, false)).collect(),
+                total,
+                limit,
+                offset,
+            })
+        })
+        .await?;
+    Ok(ok(list))
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<CreateWebhookEndpoint>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let now = state.clock.now_ms();
+    let row = state
+        .db
+        .write(move |c| service::create(c, &auth.program_id, body, now))
+        .await?;
+    Ok(created(answer(&row, true)))
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = endpoint_id(&id)?;
+    let row = state
+        .db
+        .read(move |c| service::load(c, &auth.program_id, id.as_str()))
+        .await?;
+    Ok(ok(answer(&row, false)))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    ApiJson(body): ApiJson<UpdateWebhookEndpoint>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let id = endpoint_id(&id)?;
+    let now = state.clock.now_ms();
+    let row = state
+        .db
+        .write(move |c| {
+            c.transaction(|c| service::update(c, &auth.program_id, id.as_str(), body, now))
+        })
+        .await?;
+    Ok(ok(answer(&row, false)))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let id = endpoint_id(&id)?;
+    let row = state
+        .db
+        .write(move |c| {
+            c.transaction(|c| {
+                let row = service::load(c, &auth.program_id, id.as_str())?;
+                store::delete_endpoint(c, &row.id)?;
+                Ok(row)
+            })
+        })
+        .await?;
+    Ok(ok(answer(&row, false)))
+}
+
+async fn rotate_secret(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let id = endpoint_id(&id)?;
+    let now = state.clock.now_ms();
+    let grace_ms = i64::try_from(state.config.webhook_rotation_grace_secs)
+        .unwrap_or(i64::MAX / 1000)
+        .saturating_mul(1000);
+    let row = state
+        .db
+        .write(move |c| {
+            c.transaction(|c| {
+                service::rotate_secret(c, &auth.program_id, id.as_str(), grace_ms, now)
+            })
+        })
+        .await?;
+    Ok(ok(answer(&row, true)))
+}
+
+async fn test(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let id = endpoint_id(&id)?;
+    let now = state.clock.now_ms();
+    let result = state
+        .db
+        .write(move |c| {
+            c.transaction(|c| {
+                let (event, delivery) = service::send_test(c, &auth.program_id, id.as_str(), now)?;
+                Ok(WebhookTestResult {
+                    delivery: service::delivery_to_dto(&delivery, &event.event_type),
+                    event: service::event_to_dto(&event)?,
+                })
+            })
+        })
+        .await?;
+    Ok(created(result))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliveriesQuery {
+    limit: Option<u32>,
+    offset: Option<u64>,
+    status: Option<DeliveryStatus>,
+}
+
+async fn deliveries(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    ApiQuery(q): ApiQuery<DeliveriesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = endpoint_id(&id)?;
+    let (limit, offset) = page(q.limit, q.offset)?;
+    let list = state
+        .db
+        .read(move |c| {
+            let endpoint = service::load(c, &auth.program_id, id.as_str())?;
+            let (rows, total) = store::list_deliveries(
+                c,
+                &endpoint.id,
+                q.status.map(DeliveryStatus::as_str),
+                limit,
+                offset,
+            )?;
+            Ok(WebhookDeliveryList {
+                deliveries: service::deliveries_to_dto(c, &rows)?,
+                total,
+                limit,
+                offset,
+            })
+        })
+        .await?;
+    Ok(ok(list))
+}
+
+async fn retry(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let (id, delivery_id) = path.into_inner();
+    let id = endpoint_id(&id)?;
+    let delivery_id = path_id(&delivery_id, "deliveryId", DeliveryId::parse)?;
+    let now = state.clock.now_ms();
+    let delivery = state
+        .db
+        .write(move |c| {
+            c.transaction(|c| {
+                let row =
+                    service::retry(c, &auth.program_id, id.as_str(), delivery_id.as_str(), now)?;
+                let mut dto = service::deliveries_to_dto(c, std::slice::from_ref(&row))?;
+                dto.pop()
+                    .ok_or_else(|| ApiError::internal("a delivery vanished"))
+            })
+        })
+        .await?;
+    Ok(ok(WebhookDeliveryResponse { delivery }))
+}

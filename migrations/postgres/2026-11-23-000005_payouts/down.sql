@@ -1,0 +1,3 @@
+DROP INDEX commissions_payable;
+DROP INDEX commissions_payout;
+DROP TABLE payouts;
