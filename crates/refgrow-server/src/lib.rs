@@ -19,6 +19,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod idgen;
 pub mod metrics;
+pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
 pub mod services;

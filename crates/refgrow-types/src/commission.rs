@@ -48,6 +48,7 @@ pub const MAX_RECURRING_MONTHS: u32 = 1200;
 
 /// Whether a rule pays a share of the sale or a fixed amount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RuleType {
     /// `rate` percent of the sale.
@@ -58,6 +59,7 @@ pub enum RuleType {
 
 /// Which payments of a customer earn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Recurring {
     /// Payments within this many months of the first payment earn; `null` is lifetime.
@@ -67,6 +69,7 @@ pub struct Recurring {
 
 /// A tier: from `minConversions` earlier conversions on, this rate (or amount) applies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Tier {
     /// Earning conversions the affiliate must already have.
@@ -81,6 +84,7 @@ pub struct Tier {
 
 /// The rule of one product: a percentage or a fixed amount.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProductRule {
     /// Percentage or fixed.
@@ -96,6 +100,7 @@ pub struct ProductRule {
 
 /// The parent's share.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecondTier {
     /// Percent of the sale paid to the referring affiliate's parent.
@@ -104,6 +109,7 @@ pub struct SecondTier {
 
 /// A program's commission rule. See the module documentation for how it prices a payment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CommissionRule {
     /// Percentage or fixed.

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A machine-readable error code. Each has exactly one HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// 400: malformed JSON, wrong types, bad ids, out-of-range or unknown values.
@@ -65,6 +66,7 @@ impl ErrorCode {
 
 /// The `error` object of a failed response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiErrorBody {
     /// The code.
     pub code: ErrorCode,
@@ -77,6 +79,7 @@ pub struct ApiErrorBody {
 
 /// `{"success": false, "error": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorEnvelope {
     /// Always false.
     pub success: bool,

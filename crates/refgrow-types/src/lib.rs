@@ -8,6 +8,8 @@ pub mod commission;
 pub mod error;
 pub mod ids;
 pub mod money;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod webhook;
 
 pub use error::{ApiErrorBody, ErrorCode};

@@ -30,12 +30,20 @@ pub fn created<T: Serialize>(data: T) -> HttpResponse {
     HttpResponse::build(StatusCode::CREATED).json(Envelope::ok(data))
 }
 
+/// `GET /v1/openapi.json`.
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(crate::openapi::document())
+}
+
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     tracking::configure_public(cfg);
     cfg.service(
         web::scope("/v1")
+            .route("/openapi.json", web::get().to(openapi_json))
             .configure(program::configure)
             .configure(api_keys::configure)
             .configure(invitations::configure)

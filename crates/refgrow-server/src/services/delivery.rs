@@ -382,51 +382,56 @@ async fn record_results(state: AppState, mut rx: mpsc::UnboundedReceiver<(Attemp
             }
         }
         let n = batch.len();
-        let written = state
-            .db
-            .write(move |c| {
-                use diesel::Connection;
-                c.transaction(|c| {
-                    let mut alerts = Vec::new();
-                    for (r, endpoint_id) in &batch {
-                        if !store::finish(c, r)? {
-                            // The lease ran out and another attempt took over: its result
-                            // is the one that counts.
-                            continue;
-                        }
-                        if r.status == store::DELIVERED {
-                            store::endpoint_succeeded(c, endpoint_id)?;
-                        } else {
-                            if store::endpoint_failed(c, endpoint_id, FAILING_AFTER, r.attempted_at)? {
-                                alerts.push(endpoint_id.clone());
-                            }
-                            if r.status == store::FAILED {
-                                log::error!(
-                                    "webhooks: delivery {} to endpoint {endpoint_id} failed for good after its last attempt ({}); POST .../deliveries/{}/retry to queue it again",
-                                    r.delivery_id,
-                                    r.error.as_deref().unwrap_or(""),
-                                    r.delivery_id
-                                );
-                            }
-                        }
-                    }
-                    Ok::<_, ApiError>(alerts)
-                })
-            })
-            .await;
+        let written = state.db.write(move |c| write_results(c, &batch)).await;
         match written {
             Ok(alerts) => {
                 for endpoint_id in alerts {
                     log::warn!(
-                        "webhooks: endpoint {endpoint_id} is failing ({FAILING_AFTER} failed attempts in a row); its deliveries keep being retried"
+                        "webhooks: endpoint {endpoint_id} is failing ({FAILING_AFTER} failed \
+                         attempts in a row); its deliveries keep being retried"
                     );
                 }
             }
             Err(e) => log::warn!(
-                "webhooks: could not record {n} delivery results ({e}); they will be attempted again when their leases end"
+                "webhooks: could not record {n} delivery results ({e}); they are attempted \
+                 again when their leases end"
             ),
         }
     }
+}
+
+/// Writes a batch of results in one transaction; returns the endpoints that turned failing.
+fn write_results(
+    c: &mut crate::db::DbConn,
+    batch: &[(AttemptResult, String)],
+) -> Result<Vec<String>, ApiError> {
+    use diesel::Connection;
+    c.transaction(|c| {
+        let mut alerts = Vec::new();
+        for (r, endpoint_id) in batch {
+            if !store::finish(c, r)? {
+                // The lease ran out and another attempt took over: its result counts.
+                continue;
+            }
+            if r.status == store::DELIVERED {
+                store::endpoint_succeeded(c, endpoint_id)?;
+                continue;
+            }
+            if store::endpoint_failed(c, endpoint_id, FAILING_AFTER, r.attempted_at)? {
+                alerts.push(endpoint_id.clone());
+            }
+            if r.status == store::FAILED {
+                log::error!(
+                    "webhooks: delivery {} to endpoint {endpoint_id} failed its last scheduled \
+                     attempt ({}); POST …/deliveries/{}/retry queues it again",
+                    r.delivery_id,
+                    r.error.as_deref().unwrap_or(""),
+                    r.delivery_id
+                );
+            }
+        }
+        Ok(alerts)
+    })
 }
 
 #[cfg(test)]

@@ -17,3 +17,4 @@ mod stats;
 mod stripe;
 mod tracking;
 mod webhooks;
+mod openapi;

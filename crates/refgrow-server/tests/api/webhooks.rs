@@ -180,8 +180,11 @@ fn verified(r: &Received, secret: &str) -> bool {
     verify_webhook(secret, r.headers.clone(), &r.body).is_ok()
 }
 
+#[track_caller]
 fn s(v: &Value) -> String {
-    v.as_str().unwrap().to_string()
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_string()
 }
 
 #[tokio::test]
@@ -250,7 +253,7 @@ async fn deliveries_are_signed_and_match_the_event_log() {
     let only = rx2.delivered();
     assert_eq!(only.len(), 1, "{only:?}");
     assert_eq!(only[0].json()["type"], "conversion.created");
-    assert!(s(&only[0].json()["data"]["conversion"]["id"]).starts_with("conv_"));
+    assert!(s(&only[0].json()["data"]["conversion"]["conversionId"]).starts_with("conv_"));
 
     // The event log shows exactly what was delivered.
     let log = app.get("/v1/events").await;
@@ -617,7 +620,12 @@ async fn endpoints_are_validated_scoped_and_editable() {
     let r = app
         .patch(
             &format!("/v1/webhook-endpoints/{id}"),
-            json!({"url": "https://example.org/new", "events": null, "description": "d", "enabled": false}),
+            json!({
+                "url": "https://example.org/new",
+                "events": null,
+                "description": "d",
+                "enabled": false
+            }),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);

@@ -9,6 +9,7 @@ use crate::money::{Amount, Currency};
 
 /// An affiliate's standing. Only `active` affiliates earn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AffiliateStatus {
     /// Awaiting approval (programs with `autoApproveAffiliates: false`).
@@ -46,6 +47,7 @@ impl AffiliateStatus {
 
 /// How an affiliate joined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AffiliateSource {
     /// Created through `POST /v1/affiliates`.
@@ -79,6 +81,7 @@ impl AffiliateSource {
 
 /// An affiliate as the API shows it. Earnings are in the program currency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Affiliate {
     /// `aff_…`.
@@ -133,6 +136,7 @@ pub struct Affiliate {
 
 /// `{"affiliate": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AffiliateResponse {
     /// The affiliate.
     pub affiliate: Affiliate,
@@ -140,6 +144,7 @@ pub struct AffiliateResponse {
 
 /// A page of affiliates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AffiliateList {
     /// The items.
     pub affiliates: Vec<Affiliate>,
@@ -153,6 +158,7 @@ pub struct AffiliateList {
 
 /// `POST /v1/affiliates`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAffiliate {
     /// Unique within the program.
@@ -181,6 +187,7 @@ pub struct CreateAffiliate {
 /// Status moves: anything to `active` (approve or reactivate), to `suspended` with a
 /// `suspendedReason`, to `blocked`. Nothing moves back to `pending`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateAffiliate {
     /// New email.

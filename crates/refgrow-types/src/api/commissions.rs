@@ -10,6 +10,7 @@ use crate::money::{Amount, Currency};
 /// A commission's status. Legal moves: `pending → approved | rejected`,
 /// `approved → paid | rejected`; `DELETE` reverses any but `rejected`/`reversed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CommissionStatus {
     /// Waiting out the hold period.
@@ -60,6 +61,7 @@ impl CommissionStatus {
 
 /// What a commission row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CommissionKind {
     /// Earned on a sale (first tier).
@@ -98,6 +100,7 @@ impl CommissionKind {
 
 /// A commission as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Commission {
     /// `comm_…`.
@@ -143,6 +146,7 @@ pub struct Commission {
 
 /// `{"commission": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommissionResponse {
     /// The commission.
     pub commission: Commission,
@@ -150,6 +154,7 @@ pub struct CommissionResponse {
 
 /// A page of commissions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommissionList {
     /// The items.
     pub commissions: Vec<Commission>,
@@ -163,6 +168,7 @@ pub struct CommissionList {
 
 /// `POST /v1/commissions`: a manual commission, in the program currency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateCommission {
     /// Who earns it.
@@ -179,6 +185,7 @@ pub struct CreateCommission {
 
 /// `PUT /v1/commissions/{id}/status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateCommissionStatus {
     /// The new status.
@@ -190,6 +197,7 @@ pub struct UpdateCommissionStatus {
 
 /// `DELETE /v1/commissions/{id}` may carry a reason as a query parameter; this is its answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReversalResult {
     /// The reversed commission.
     pub commission: Commission,
@@ -199,6 +207,7 @@ pub struct ReversalResult {
 
 /// `POST /v1/conversions/{id}/refunds`: omit `amount` to refund what is left.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateRefund {
     /// How much of the sale is refunded now, in the sale currency.
@@ -211,6 +220,7 @@ pub struct CreateRefund {
 
 /// The answer to a refund.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RefundResult {
     /// The conversion after the refund.
     pub conversion: Conversion,

@@ -12,6 +12,7 @@ pub const MAX_INVITATIONS_PER_REQUEST: usize = 25;
 
 /// Where an invitation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum InvitationStatus {
     /// Sent, not yet accepted, not past `expiresAt`.
@@ -49,6 +50,7 @@ impl InvitationStatus {
 
 /// An invitation as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Invitation {
     /// `inv_…`.
@@ -81,6 +83,7 @@ pub struct Invitation {
 
 /// `{"invitation": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InvitationResponse {
     /// The invitation.
     pub invitation: Invitation,
@@ -88,6 +91,7 @@ pub struct InvitationResponse {
 
 /// A page of invitations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InvitationList {
     /// The items, newest first.
     pub invitations: Vec<Invitation>,
@@ -101,6 +105,7 @@ pub struct InvitationList {
 
 /// `POST /v1/affiliates/invitations`: invite up to 25 people at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateInvitations {
     /// 1..=25 addresses. Invalid, repeated, already enrolled or already invited addresses are
@@ -113,6 +118,7 @@ pub struct CreateInvitations {
 
 /// Why an address of a batch got no invitation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SkipReason {
     /// An affiliate of the program already has this email.
@@ -139,6 +145,7 @@ impl SkipReason {
 
 /// An address of a batch that got no invitation, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SkippedInvitation {
     /// The address (normalized when it is one; as sent when it is not).
     pub email: String,
@@ -148,6 +155,7 @@ pub struct SkippedInvitation {
 
 /// The answer to `POST /v1/affiliates/invitations`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InvitationBatch {
     /// The invitations created, each with its `token` and `acceptUrl`, in request order.
     pub invitations: Vec<Invitation>,
@@ -158,6 +166,7 @@ pub struct InvitationBatch {
 /// `POST /v1/invitations/{token}/accept`: the invitee's details. The email is the
 /// invitation's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcceptInvitation {
     /// 1..=200 characters.

@@ -7,6 +7,7 @@ use crate::ids::KeyId;
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// GET requests.
@@ -17,6 +18,7 @@ pub enum Scope {
 
 /// A key as the API shows it: never the secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKey {
     /// `key_…`.
@@ -39,6 +41,7 @@ pub struct ApiKey {
 
 /// `POST /v1/api-keys`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateApiKey {
     /// A label (1..=100 characters).
@@ -54,6 +57,7 @@ pub struct CreateApiKey {
 
 /// The answer to `POST /v1/api-keys`: the key's secret, shown this once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedApiKey {
     /// The key.
@@ -64,6 +68,7 @@ pub struct CreatedApiKey {
 
 /// `{"apiKey": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyResponse {
     /// The key.
@@ -72,6 +77,7 @@ pub struct ApiKeyResponse {
 
 /// The program's keys, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyList {
     /// The keys, revoked ones included.
@@ -82,6 +88,7 @@ pub struct ApiKeyList {
 
 /// One mutating call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
     /// `aud_…`.
@@ -106,6 +113,7 @@ pub struct AuditEntry {
 
 /// A page of the audit log, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditLog {
     /// The entries.
     pub entries: Vec<AuditEntry>,

@@ -10,6 +10,7 @@ use crate::money::{Amount, Currency};
 
 /// Which click wins when a visitor clicked several affiliates' links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Attribution {
     /// The first click inside the window keeps the customer.
@@ -31,6 +32,7 @@ impl Attribution {
 
 /// A program as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Program {
     /// `prog_…`.
@@ -63,6 +65,7 @@ pub struct Program {
 
 /// `{"program": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProgramResponse {
     /// The program.
     pub program: Program,
@@ -70,6 +73,7 @@ pub struct ProgramResponse {
 
 /// `PATCH /v1/program`: every field optional; `null` clears the nullable ones.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateProgram {
     /// New name (1..=200 characters).

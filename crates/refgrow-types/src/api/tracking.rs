@@ -9,6 +9,7 @@ use crate::money::{Amount, Currency};
 
 /// `POST /v1/referrals/track`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrackClick {
     /// The affiliate's code.
@@ -29,6 +30,7 @@ pub struct TrackClick {
 
 /// A recorded click.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Click {
     /// `click_…`: keep it (cookie, signup form) to bind the signup later.
@@ -44,6 +46,7 @@ pub struct Click {
 /// `POST /v1/customers`: binds a signup to the affiliate who referred it. Give at most one
 /// of `clickId`, `referralCode`, `affiliateId`; none records an unattributed signup.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateCustomer {
     /// Your id for the user (1..=200 characters).
@@ -67,6 +70,7 @@ pub struct CreateCustomer {
 
 /// A customer: a signup of the SaaS, bound to an affiliate or not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Customer {
     /// `cus_…`.
@@ -91,6 +95,7 @@ pub struct Customer {
 
 /// `{"customer": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomerResponse {
     /// The customer.
     pub customer: Customer,
@@ -98,6 +103,7 @@ pub struct CustomerResponse {
 
 /// Customer details sent along with a conversion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConversionCustomer {
     /// Your id for the customer; binds it for later transactions.
@@ -114,6 +120,7 @@ pub struct ConversionCustomer {
 /// A product line of a conversion. The first line whose `id` has a per-product rule prices
 /// the conversion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConversionProduct {
     /// Your product id.
@@ -131,6 +138,7 @@ pub struct ConversionProduct {
 
 /// `POST /v1/referrals/convert`: a sale referred by a click, a code or a known customer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateConversion {
     /// The click that referred the sale.
@@ -160,6 +168,7 @@ pub struct CreateConversion {
 
 /// A conversion's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConversionStatus {
     /// Recorded, nothing refunded.
@@ -192,6 +201,7 @@ impl ConversionStatus {
 
 /// A recorded sale and what it earned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Conversion {
     /// `conv_…`.
@@ -228,6 +238,7 @@ pub struct Conversion {
 
 /// `POST /v1/transactions`: one payment of a known customer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateTransaction {
     /// The customer's key from `POST /v1/customers`.
@@ -252,6 +263,7 @@ pub struct CreateTransaction {
 
 /// The answer to a transaction: the conversion when the customer is attributed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TransactionResult {
     /// Your payment id.
@@ -266,6 +278,7 @@ pub struct TransactionResult {
 
 /// `{"conversion": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversionResponse {
     /// The conversion.
     pub conversion: Conversion,
@@ -273,6 +286,7 @@ pub struct ConversionResponse {
 
 /// A page of conversions (`GET /v1/conversions`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversionList {
     /// The items, newest first.
     pub conversions: Vec<Conversion>,
