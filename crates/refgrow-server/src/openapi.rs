@@ -11,7 +11,9 @@ use std::sync::OnceLock;
 
 use refgrow_types::api as dto;
 use refgrow_types::error::{ApiErrorBody, ErrorEnvelope};
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::path::{
+    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
+};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
@@ -67,7 +69,11 @@ fn schema_ref<T: ToSchema>() -> RefOr<Schema> {
 }
 
 fn prim(t: Type) -> RefOr<Schema> {
-    RefOr::T(Schema::Object(ObjectBuilder::new().schema_type(SchemaType::Type(t)).build()))
+    RefOr::T(Schema::Object(
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(t))
+            .build(),
+    ))
 }
 
 fn int_range(min: i64, max: Option<i64>) -> RefOr<Schema> {
@@ -100,15 +106,27 @@ fn q(name: &'static str, schema: RefOr<Schema>, description: &'static str) -> Qu
 /// `limit` and `offset`.
 fn paging() -> Vec<Query> {
     vec![
-        q("limit", int_range(1, Some(100)), "Page size, 1 to 100 (default 20)"),
+        q(
+            "limit",
+            int_range(1, Some(100)),
+            "Page size, 1 to 100 (default 20)",
+        ),
         q("offset", int_range(0, None), "Items to skip (default 0)"),
     ]
 }
 
 fn time_range() -> Vec<Query> {
     vec![
-        q("from", prim(Type::String), "From (inclusive): RFC 3339 timestamp or YYYY-MM-DD"),
-        q("to", prim(Type::String), "To (exclusive): RFC 3339 timestamp or YYYY-MM-DD"),
+        q(
+            "from",
+            prim(Type::String),
+            "From (inclusive): RFC 3339 timestamp or YYYY-MM-DD",
+        ),
+        q(
+            "to",
+            prim(Type::String),
+            "To (exclusive): RFC 3339 timestamp or YYYY-MM-DD",
+        ),
     ]
 }
 
@@ -129,7 +147,13 @@ fn optional_body<T: ToSchema>() -> Option<(RefOr<Schema>, bool)> {
     Some((schema_ref::<T>(), false))
 }
 
-fn op(method: HttpMethod, path: &'static str, id: &'static str, tag: &'static str, summary: &'static str) -> Op {
+fn op(
+    method: HttpMethod,
+    path: &'static str,
+    id: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+) -> Op {
     Op {
         method,
         path,
@@ -167,143 +191,418 @@ impl Op {
 /// Every operation of the API.
 pub fn operations() -> Vec<Op> {
     use HttpMethod::{Delete, Get, Patch, Post, Put};
-    let status_q = |values: &'static [&'static str]| q("status", enum_of(values), "Only this status");
+    let status_q =
+        |values: &'static [&'static str]| q("status", enum_of(values), "Only this status");
     vec![
-        op(Get, "/healthz", "healthz", "operations", "The process is up").public(),
-        op(Get, "/readyz", "readyz", "operations", "The database answers").public(),
-        op(Get, "/metrics", "metrics", "operations", "Prometheus metrics")
-            .ok(200, Answer::Other("text/plain"))
-            .public(),
-        op(Get, "/v1/openapi.json", "openapi", "operations", "This document").public(),
-        op(Get, "/r/{code}", "redirect", "tracking", "Public referral link: records the click and redirects (302) to the website")
-            .ok(302, Answer::Empty)
-            .query(vec![q("to", prim(Type::String), "A path on the program's website")])
-            .public(),
+        op(
+            Get,
+            "/healthz",
+            "healthz",
+            "operations",
+            "The process is up",
+        )
+        .public(),
+        op(
+            Get,
+            "/readyz",
+            "readyz",
+            "operations",
+            "The database answers",
+        )
+        .public(),
+        op(
+            Get,
+            "/metrics",
+            "metrics",
+            "operations",
+            "Prometheus metrics",
+        )
+        .ok(200, Answer::Other("text/plain"))
+        .public(),
+        op(
+            Get,
+            "/v1/openapi.json",
+            "openapi",
+            "operations",
+            "This document",
+        )
+        .public(),
+        op(
+            Get,
+            "/r/{code}",
+            "redirect",
+            "tracking",
+            "Public referral link: records the click and redirects (302) to the website",
+        )
+        .ok(302, Answer::Empty)
+        .query(vec![q(
+            "to",
+            prim(Type::String),
+            "A path on the program's website",
+        )])
+        .public(),
         // Program.
-        op(Get, "/v1/program", "getProgram", "program", "The program of the key").ok(200, json::<dto::ProgramResponse>()),
-        op(Patch, "/v1/program", "updateProgram", "program", "Change settings and the commission rule")
-            .body(body::<dto::UpdateProgram>())
-            .ok(200, json::<dto::ProgramResponse>()),
+        op(
+            Get,
+            "/v1/program",
+            "getProgram",
+            "program",
+            "The program of the key",
+        )
+        .ok(200, json::<dto::ProgramResponse>()),
+        op(
+            Patch,
+            "/v1/program",
+            "updateProgram",
+            "program",
+            "Change settings and the commission rule",
+        )
+        .body(body::<dto::UpdateProgram>())
+        .ok(200, json::<dto::ProgramResponse>()),
         // Keys and audit.
-        op(Post, "/v1/api-keys", "createApiKey", "keys", "Create a key (its secret is shown once)")
-            .body(body::<dto::CreateApiKey>())
-            .ok(201, json::<dto::CreatedApiKey>()),
-        op(Get, "/v1/api-keys", "listApiKeys", "keys", "The program's keys").ok(200, json::<dto::ApiKeyList>()),
-        op(Delete, "/v1/api-keys/{id}", "revokeApiKey", "keys", "Revoke a key").ok(200, json::<dto::ApiKeyResponse>()),
-        op(Get, "/v1/audit-log", "listAuditLog", "keys", "Every mutating call, newest first")
-            .query(with(
-                paging(),
-                with(
-                    vec![
-                        q("keyId", prim(Type::String), "Only calls of this key"),
-                        q("resourceId", prim(Type::String), "Only calls on this resource"),
-                        q("action", prim(Type::String), "Only this action, e.g. 'POST /v1/affiliates'"),
-                        q("method", enum_of(&["POST", "PUT", "PATCH", "DELETE"]), "Only this method"),
-                    ],
-                    time_range(),
-                ),
-            ))
-            .ok(200, json::<dto::AuditLog>()),
-        // Affiliates.
-        op(Post, "/v1/affiliates", "createAffiliate", "affiliates", "Enrol an affiliate")
-            .body(body::<dto::CreateAffiliate>())
-            .ok(201, json::<dto::AffiliateResponse>()),
-        op(Get, "/v1/affiliates", "listAffiliates", "affiliates", "List affiliates")
-            .query(with(
-                paging(),
+        op(
+            Post,
+            "/v1/api-keys",
+            "createApiKey",
+            "keys",
+            "Create a key (its secret is shown once)",
+        )
+        .body(body::<dto::CreateApiKey>())
+        .ok(201, json::<dto::CreatedApiKey>()),
+        op(
+            Get,
+            "/v1/api-keys",
+            "listApiKeys",
+            "keys",
+            "The program's keys",
+        )
+        .ok(200, json::<dto::ApiKeyList>()),
+        op(
+            Delete,
+            "/v1/api-keys/{id}",
+            "revokeApiKey",
+            "keys",
+            "Revoke a key",
+        )
+        .ok(200, json::<dto::ApiKeyResponse>()),
+        op(
+            Get,
+            "/v1/audit-log",
+            "listAuditLog",
+            "keys",
+            "Every mutating call, newest first",
+        )
+        .query(with(
+            paging(),
+            with(
                 vec![
-                    status_q(&["pending", "active", "suspended", "blocked"]),
-                    q("email", prim(Type::String), "Only this email"),
+                    q("keyId", prim(Type::String), "Only calls of this key"),
+                    q(
+                        "resourceId",
+                        prim(Type::String),
+                        "Only calls on this resource",
+                    ),
+                    q(
+                        "action",
+                        prim(Type::String),
+                        "Only this action, e.g. 'POST /v1/affiliates'",
+                    ),
+                    q(
+                        "method",
+                        enum_of(&["POST", "PUT", "PATCH", "DELETE"]),
+                        "Only this method",
+                    ),
                 ],
-            ))
-            .ok(200, json::<dto::AffiliateList>()),
-        op(Get, "/v1/affiliates/by-code/{code}", "getAffiliateByCode", "affiliates", "An affiliate by referral code")
-            .ok(200, json::<dto::AffiliateResponse>()),
-        op(Get, "/v1/affiliates/{id}", "getAffiliate", "affiliates", "An affiliate").ok(200, json::<dto::AffiliateResponse>()),
-        op(Patch, "/v1/affiliates/{id}", "updateAffiliate", "affiliates", "Change, approve, suspend, block or reactivate an affiliate")
-            .body(body::<dto::UpdateAffiliate>())
-            .ok(200, json::<dto::AffiliateResponse>()),
+                time_range(),
+            ),
+        ))
+        .ok(200, json::<dto::AuditLog>()),
+        // Affiliates.
+        op(
+            Post,
+            "/v1/affiliates",
+            "createAffiliate",
+            "affiliates",
+            "Enrol an affiliate",
+        )
+        .body(body::<dto::CreateAffiliate>())
+        .ok(201, json::<dto::AffiliateResponse>()),
+        op(
+            Get,
+            "/v1/affiliates",
+            "listAffiliates",
+            "affiliates",
+            "List affiliates",
+        )
+        .query(with(
+            paging(),
+            vec![
+                status_q(&["pending", "active", "suspended", "blocked"]),
+                q("email", prim(Type::String), "Only this email"),
+            ],
+        ))
+        .ok(200, json::<dto::AffiliateList>()),
+        op(
+            Get,
+            "/v1/affiliates/by-code/{code}",
+            "getAffiliateByCode",
+            "affiliates",
+            "An affiliate by referral code",
+        )
+        .ok(200, json::<dto::AffiliateResponse>()),
+        op(
+            Get,
+            "/v1/affiliates/{id}",
+            "getAffiliate",
+            "affiliates",
+            "An affiliate",
+        )
+        .ok(200, json::<dto::AffiliateResponse>()),
+        op(
+            Patch,
+            "/v1/affiliates/{id}",
+            "updateAffiliate",
+            "affiliates",
+            "Change, approve, suspend, block or reactivate an affiliate",
+        )
+        .body(body::<dto::UpdateAffiliate>())
+        .ok(200, json::<dto::AffiliateResponse>()),
         // Invitations.
-        op(Post, "/v1/affiliates/invitations", "createInvitations", "invitations", "Invite up to 25 people")
-            .body(body::<dto::CreateInvitations>())
-            .ok(201, json::<dto::InvitationBatch>()),
-        op(Get, "/v1/affiliates/invitations", "listInvitations", "invitations", "List invitations")
-            .query(with(paging(), vec![status_q(&["pending", "accepted", "expired", "cancelled"])]))
-            .ok(200, json::<dto::InvitationList>()),
-        op(Get, "/v1/affiliates/invitations/{id}", "getInvitation", "invitations", "An invitation")
-            .ok(200, json::<dto::InvitationResponse>()),
-        op(Delete, "/v1/affiliates/invitations/{id}", "cancelInvitation", "invitations", "Cancel a pending invitation")
-            .ok(200, json::<dto::InvitationResponse>()),
-        op(Post, "/v1/invitations/{token}/accept", "acceptInvitation", "invitations", "Join by invitation (the token is the credential)")
-            .body(body::<dto::AcceptInvitation>())
-            .ok(201, json::<dto::AffiliateResponse>())
-            .public(),
+        op(
+            Post,
+            "/v1/affiliates/invitations",
+            "createInvitations",
+            "invitations",
+            "Invite up to 25 people",
+        )
+        .body(body::<dto::CreateInvitations>())
+        .ok(201, json::<dto::InvitationBatch>()),
+        op(
+            Get,
+            "/v1/affiliates/invitations",
+            "listInvitations",
+            "invitations",
+            "List invitations",
+        )
+        .query(with(
+            paging(),
+            vec![status_q(&["pending", "accepted", "expired", "cancelled"])],
+        ))
+        .ok(200, json::<dto::InvitationList>()),
+        op(
+            Get,
+            "/v1/affiliates/invitations/{id}",
+            "getInvitation",
+            "invitations",
+            "An invitation",
+        )
+        .ok(200, json::<dto::InvitationResponse>()),
+        op(
+            Delete,
+            "/v1/affiliates/invitations/{id}",
+            "cancelInvitation",
+            "invitations",
+            "Cancel a pending invitation",
+        )
+        .ok(200, json::<dto::InvitationResponse>()),
+        op(
+            Post,
+            "/v1/invitations/{token}/accept",
+            "acceptInvitation",
+            "invitations",
+            "Join by invitation (the token is the credential)",
+        )
+        .body(body::<dto::AcceptInvitation>())
+        .ok(201, json::<dto::AffiliateResponse>())
+        .public(),
         // Tracking.
-        op(Post, "/v1/referrals/track", "trackClick", "tracking", "Record a click")
-            .body(body::<dto::TrackClick>())
-            .ok(201, json::<dto::Click>()),
-        op(Post, "/v1/customers", "createCustomer", "tracking", "Bind a signup to its affiliate")
-            .body(body::<dto::CreateCustomer>())
-            .ok(201, json::<dto::CustomerResponse>()),
-        op(Get, "/v1/customers/{key}", "getCustomer", "tracking", "A customer by your key").ok(200, json::<dto::CustomerResponse>()),
-        op(Delete, "/v1/customers/{key}", "deleteCustomer", "tracking", "Delete a customer").ok(200, json::<dto::CustomerResponse>()),
+        op(
+            Post,
+            "/v1/referrals/track",
+            "trackClick",
+            "tracking",
+            "Record a click",
+        )
+        .body(body::<dto::TrackClick>())
+        .ok(201, json::<dto::Click>()),
+        op(
+            Post,
+            "/v1/customers",
+            "createCustomer",
+            "tracking",
+            "Bind a signup to its affiliate",
+        )
+        .body(body::<dto::CreateCustomer>())
+        .ok(201, json::<dto::CustomerResponse>()),
+        op(
+            Get,
+            "/v1/customers/{key}",
+            "getCustomer",
+            "tracking",
+            "A customer by your key",
+        )
+        .ok(200, json::<dto::CustomerResponse>()),
+        op(
+            Delete,
+            "/v1/customers/{key}",
+            "deleteCustomer",
+            "tracking",
+            "Delete a customer",
+        )
+        .ok(200, json::<dto::CustomerResponse>()),
         // Sales.
-        op(Post, "/v1/referrals/convert", "createConversion", "sales", "Record a referred sale (idempotent by orderId)")
-            .body(body::<dto::CreateConversion>())
-            .ok(201, json::<dto::Conversion>()),
-        op(Post, "/v1/transactions", "createTransaction", "sales", "Record a payment of a customer (idempotent by key)")
-            .body(body::<dto::CreateTransaction>())
-            .ok(201, json::<dto::TransactionResult>()),
-        op(Delete, "/v1/transactions/{key}", "deleteTransaction", "sales", "Reverse a transaction wholly")
-            .ok(200, json::<dto::RefundResult>()),
-        op(Get, "/v1/conversions", "listConversions", "sales", "List conversions")
-            .query(with(paging(), vec![q("affiliateId", prim(Type::String), "Only this affiliate's")]))
-            .ok(200, json::<dto::ConversionList>()),
-        op(Get, "/v1/conversions/{id}", "getConversion", "sales", "A conversion").ok(200, json::<dto::ConversionResponse>()),
-        op(Post, "/v1/conversions/{id}/refunds", "refundConversion", "sales", "Refund part or all of a sale")
-            .body(optional_body::<dto::CreateRefund>())
-            .ok(201, json::<dto::RefundResult>()),
+        op(
+            Post,
+            "/v1/referrals/convert",
+            "createConversion",
+            "sales",
+            "Record a referred sale (idempotent by orderId)",
+        )
+        .body(body::<dto::CreateConversion>())
+        .ok(201, json::<dto::Conversion>()),
+        op(
+            Post,
+            "/v1/transactions",
+            "createTransaction",
+            "sales",
+            "Record a payment of a customer (idempotent by key)",
+        )
+        .body(body::<dto::CreateTransaction>())
+        .ok(201, json::<dto::TransactionResult>()),
+        op(
+            Delete,
+            "/v1/transactions/{key}",
+            "deleteTransaction",
+            "sales",
+            "Reverse a transaction wholly",
+        )
+        .ok(200, json::<dto::RefundResult>()),
+        op(
+            Get,
+            "/v1/conversions",
+            "listConversions",
+            "sales",
+            "List conversions",
+        )
+        .query(with(
+            paging(),
+            vec![q(
+                "affiliateId",
+                prim(Type::String),
+                "Only this affiliate's",
+            )],
+        ))
+        .ok(200, json::<dto::ConversionList>()),
+        op(
+            Get,
+            "/v1/conversions/{id}",
+            "getConversion",
+            "sales",
+            "A conversion",
+        )
+        .ok(200, json::<dto::ConversionResponse>()),
+        op(
+            Post,
+            "/v1/conversions/{id}/refunds",
+            "refundConversion",
+            "sales",
+            "Refund part or all of a sale",
+        )
+        .body(optional_body::<dto::CreateRefund>())
+        .ok(201, json::<dto::RefundResult>()),
         // Commissions.
-        op(Get, "/v1/commissions", "listCommissions", "commissions", "List commissions")
-            .query(with(
-                paging(),
-                with(
-                    vec![
-                        q("affiliateId", prim(Type::String), "Only this affiliate's"),
-                        status_q(&["pending", "approved", "paid", "rejected", "reversed"]),
-                    ],
-                    time_range(),
-                ),
-            ))
-            .ok(200, json::<dto::CommissionList>()),
-        op(Post, "/v1/commissions", "createCommission", "commissions", "A manual commission (idempotent by orderId)")
-            .body(body::<dto::CreateCommission>())
-            .ok(201, json::<dto::CommissionResponse>()),
-        op(Get, "/v1/commissions/{id}", "getCommission", "commissions", "A commission").ok(200, json::<dto::CommissionResponse>()),
-        op(Delete, "/v1/commissions/{id}", "reverseCommission", "commissions", "Reverse a commission (a paid one leaves a clawback)")
-            .query(vec![q("reason", prim(Type::String), "Why")])
-            .ok(200, json::<dto::ReversalResult>()),
-        op(Put, "/v1/commissions/{id}/status", "setCommissionStatus", "commissions", "Approve, reject or mark paid")
-            .body(body::<dto::UpdateCommissionStatus>())
-            .ok(200, json::<dto::CommissionResponse>()),
+        op(
+            Get,
+            "/v1/commissions",
+            "listCommissions",
+            "commissions",
+            "List commissions",
+        )
+        .query(with(
+            paging(),
+            with(
+                vec![
+                    q("affiliateId", prim(Type::String), "Only this affiliate's"),
+                    status_q(&["pending", "approved", "paid", "rejected", "reversed"]),
+                ],
+                time_range(),
+            ),
+        ))
+        .ok(200, json::<dto::CommissionList>()),
+        op(
+            Post,
+            "/v1/commissions",
+            "createCommission",
+            "commissions",
+            "A manual commission (idempotent by orderId)",
+        )
+        .body(body::<dto::CreateCommission>())
+        .ok(201, json::<dto::CommissionResponse>()),
+        op(
+            Get,
+            "/v1/commissions/{id}",
+            "getCommission",
+            "commissions",
+            "A commission",
+        )
+        .ok(200, json::<dto::CommissionResponse>()),
+        op(
+            Delete,
+            "/v1/commissions/{id}",
+            "reverseCommission",
+            "commissions",
+            "Reverse a commission (a paid one leaves a clawback)",
+        )
+        .query(vec![q("reason", prim(Type::String), "Why")])
+        .ok(200, json::<dto::ReversalResult>()),
+        op(
+            Put,
+            "/v1/commissions/{id}/status",
+            "setCommissionStatus",
+            "commissions",
+            "Approve, reject or mark paid",
+        )
+        .body(body::<dto::UpdateCommissionStatus>())
+        .ok(200, json::<dto::CommissionResponse>()),
         // Stripe.
-        op(Post, "/v1/integrations/stripe/{programId}/webhook", "stripeWebhook", "stripe", "Stripe events, signed with the program's Stripe secret")
-            .body(Some((prim(Type::Object), true)))
-            .ok(200, Answer::Json(prim(Type::Object)))
-            .public(),
+        op(
+            Post,
+            "/v1/integrations/stripe/{programId}/webhook",
+            "stripeWebhook",
+            "stripe",
+            "Stripe events, signed with the program's Stripe secret",
+        )
+        .body(Some((prim(Type::Object), true)))
+        .ok(200, Answer::Json(prim(Type::Object)))
+        .public(),
     ]
 }
 
 /// The error statuses every operation documents.
 const ERROR_STATUSES: &[(u16, &str)] = &[
-    (400, "invalid_request: a field is malformed, missing, of the wrong type or out of range"),
-    (401, "authentication_error: no key, an unknown key or a revoked key"),
+    (
+        400,
+        "invalid_request: a field is malformed, missing, of the wrong type or out of range",
+    ),
+    (
+        401,
+        "authentication_error: no key, an unknown key or a revoked key",
+    ),
     (403, "permission_denied: a read-only key writing"),
     (404, "resource_not_found: no such resource in this program"),
-    (409, "conflict: a duplicate, an idempotent replay with another body, an illegal transition"),
+    (
+        409,
+        "conflict: a duplicate, an idempotent replay with another body, an illegal transition",
+    ),
     (413, "payload_too_large: the body is over the limit"),
-    (429, "rate_limit_exceeded: over the key's rate; see Retry-After"),
-    (503, "service_unavailable: the database is not reachable right now"),
+    (
+        429,
+        "rate_limit_exceeded: over the key's rate; see Retry-After",
+    ),
+    (
+        503,
+        "service_unavailable: the database is not reachable right now",
+    ),
 ];
 
 fn envelope(data: RefOr<Schema>) -> RefOr<Schema> {
@@ -356,16 +655,26 @@ fn build() -> OpenApi {
         if let Some((schema, required)) = o.body {
             b = b.request_body(Some(
                 RequestBodyBuilder::new()
-                    .content("application/json", ContentBuilder::new().schema(Some(schema)).build())
-                    .required(Some(if required { Required::True } else { Required::False }))
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(schema)).build(),
+                    )
+                    .required(Some(if required {
+                        Required::True
+                    } else {
+                        Required::False
+                    }))
                     .build(),
             ));
         }
         let ok = match o.answer {
-            Answer::Json(s) => ResponseBuilder::new()
+            Answer::Json(s) => ResponseBuilder::new().description("Success").content(
+                "application/json",
+                ContentBuilder::new().schema(Some(envelope(s))).build(),
+            ),
+            Answer::Other(ct) => ResponseBuilder::new()
                 .description("Success")
-                .content("application/json", ContentBuilder::new().schema(Some(envelope(s))).build()),
-            Answer::Other(ct) => ResponseBuilder::new().description("Success").content(ct, ContentBuilder::new().build()),
+                .content(ct, ContentBuilder::new().build()),
             Answer::Empty => ResponseBuilder::new().description("Success, no body"),
         };
         b = b.response(o.status.to_string(), ok.build());
@@ -379,7 +688,9 @@ fn build() -> OpenApi {
                     .description(*text)
                     .content(
                         "application/json",
-                        ContentBuilder::new().schema(Some(schema_ref::<ErrorEnvelope>())).build(),
+                        ContentBuilder::new()
+                            .schema(Some(schema_ref::<ErrorEnvelope>()))
+                            .build(),
                     )
                     .build(),
             );
@@ -394,7 +705,12 @@ fn build() -> OpenApi {
     let components = ComponentsBuilder::new()
         .security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("An API key: Authorization: Bearer rg_…")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key: Authorization: Bearer rg_…"))
+                    .build(),
+            ),
         )
         .schema_from::<ErrorEnvelope>()
         .schema_from::<ApiErrorBody>()
@@ -437,7 +753,9 @@ fn build() -> OpenApi {
             InfoBuilder::new()
                 .title("Refgrow API")
                 .version(env!("CARGO_PKG_VERSION"))
-                .description(Some("Self-hosted, API-first affiliate and referral platform. See README.md."))
+                .description(Some(
+                    "Self-hosted, API-first affiliate and referral platform. See README.md.",
+                ))
                 .build(),
         )
         .paths(paths.build())

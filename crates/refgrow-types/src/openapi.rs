@@ -44,7 +44,11 @@ impl ToSchema for Currency {}
 
 impl PartialSchema for Email {
     fn schema() -> RefOr<Schema> {
-        string("An email address (stored lower-case)", None, "jane@example.com")
+        string(
+            "An email address (stored lower-case)",
+            None,
+            "jane@example.com",
+        )
     }
 }
 impl ToSchema for Email {}

@@ -28,7 +28,7 @@ pub fn claim(
     request_hash: &str,
     now: i64,
 ) -> QueryResult<Claim> {
-    let inserted = c.transaction(|c| {
+    let inserted = super::guarded(c, |c| {
         diesel::insert_into(ik::table)
             .values((
                 ik::program_id.eq(program_id),

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
+use diesel::result::QueryResult;
 use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -338,6 +339,17 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<(), DbSetupError> {
             let _ = c.batch_execute("SELECT pg_advisory_unlock(727100)");
             result
         }
+    }
+}
+
+/// Runs a statement that may fail on a constraint (a duplicate) so that the failure leaves
+/// the enclosing transaction usable: on PostgreSQL inside a savepoint (a failed statement
+/// aborts the whole transaction there); on SQLite as it is, since SQLite rolls back only the
+/// failed statement, and a savepoint per insert is measurable on the write path.
+pub fn guarded<T>(c: &mut DbConn, f: impl FnOnce(&mut DbConn) -> QueryResult<T>) -> QueryResult<T> {
+    match c {
+        DbConn::Sqlite(_) => f(c),
+        DbConn::Pg(_) => c.transaction(f),
     }
 }
 

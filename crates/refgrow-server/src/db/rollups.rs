@@ -100,7 +100,7 @@ pub fn add(
         if n > 0 {
             return Ok(());
         }
-        let inserted = c.transaction(|c| {
+        let inserted = super::guarded(c, |c| {
             diesel::insert_into(ds::table)
                 .values((
                     ds::program_id.eq(program_id),

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use diesel::Connection;
 use refgrow_types::api::{
     Affiliate, AffiliateSource, AffiliateStatus, CreateAffiliate, UpdateAffiliate,
 };
@@ -144,7 +143,7 @@ pub fn create(
             updated_at: now,
         };
         // A savepoint, so a duplicate does not abort an enclosing PostgreSQL transaction.
-        match c.transaction(|c| affiliates::insert(c, &row)) {
+        match crate::db::guarded(c, |c| affiliates::insert(c, &row)) {
             Ok(()) => return Ok(row),
             Err(e) if is_unique_violation(&e) => {
                 let email_taken = affiliates::find_by_email(c, &prog.id, &email)?.is_some();
@@ -256,7 +255,7 @@ pub fn update(
     row.updated_at = now;
     let email = row.email.clone();
     let code = row.referral_code.clone();
-    match c.transaction(|c| affiliates::update(c, &row)) {
+    match crate::db::guarded(c, |c| affiliates::update(c, &row)) {
         Ok(()) => {}
         Err(e) if is_unique_violation(&e) => {
             return Err(duplicate_error(c, program_id, &email, &code, Some(id)));

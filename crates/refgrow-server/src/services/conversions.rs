@@ -85,8 +85,13 @@ fn replay_of(
     })
 }
 
-/// Locks the affiliate's row for the rest of the transaction and reads it fresh.
-fn lock_affiliate(c: &mut DbConn, id: &str) -> Result<AffiliateRow, ApiError> {
+/// Locks the affiliate's row for the rest of the transaction and reads it fresh. SQLite has
+/// one writer, so the row read in this transaction is already current there.
+fn lock_affiliate(c: &mut DbConn, row: &AffiliateRow) -> Result<AffiliateRow, ApiError> {
+    if matches!(c, DbConn::Sqlite(_)) {
+        return Ok(row.clone());
+    }
+    let id = row.id.as_str();
     diesel::update(affiliates::table.find(id))
         .set(affiliates::conversion_count.eq(affiliates::conversion_count))
         .execute(c)?;
@@ -100,7 +105,7 @@ pub fn record_sale(
     sale: NewSale,
     now: i64,
 ) -> Result<Recorded, ApiError> {
-    let aff = lock_affiliate(c, &sale.affiliate.id)?;
+    let aff = lock_affiliate(c, &sale.affiliate)?;
     let rule = program::rule(prog)?;
     let first_payment_at = sale.customer.as_ref().and_then(|cu| cu.first_payment_at);
     let pricing = rule.price(&Sale {
@@ -139,7 +144,7 @@ pub fn record_sale(
         created_at: now,
         updated_at: now,
     };
-    match c.transaction(|c| store::insert(c, &row)) {
+    match crate::db::guarded(c, |c| store::insert(c, &row)) {
         Ok(()) => {}
         Err(e) if is_unique_violation(&e) => {
             let order = sale.order_id.as_deref().unwrap_or_default();
@@ -324,7 +329,7 @@ pub fn refund(
         None => left,
     };
     let refund_id = new_id("re_");
-    let inserted = c.transaction(|c| {
+    let inserted = crate::db::guarded(c, |c| {
         diesel::insert_into(refunds::table)
             .values((
                 refunds::id.eq(&refund_id),

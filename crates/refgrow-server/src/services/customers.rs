@@ -201,7 +201,7 @@ pub fn bind(
         first_payment_at: None,
         created_at: now,
     };
-    match c.transaction(|c| store::insert(c, &row)) {
+    match crate::db::guarded(c, |c| store::insert(c, &row)) {
         Ok(()) => {}
         Err(e) if is_unique_violation(&e) => {
             // A concurrent request bound it first: first binding wins.
@@ -234,5 +234,3 @@ pub fn bind(
     )?;
     Ok((row, true))
 }
-
-use diesel::Connection;

@@ -22,10 +22,17 @@ fn registered_routes() -> BTreeSet<(String, String)> {
             let route = &rest[..end];
             let after = &rest[end..];
             let m = after.find("web::").unwrap();
-            let method: String = after[m + 5..].chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+            let method: String = after[m + 5..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .collect();
             // Everything is under /v1 but the operational endpoints and the public link.
             let public = file == "health.rs" || route.starts_with("/r/");
-            let full = if public { route.to_string() } else { format!("/v1{route}") };
+            let full = if public {
+                route.to_string()
+            } else {
+                format!("/v1{route}")
+            };
             out.insert((method.to_uppercase(), full));
         }
     }
@@ -36,7 +43,12 @@ fn registered_routes() -> BTreeSet<(String, String)> {
 #[tokio::test]
 async fn every_registered_route_is_documented() {
     let app = spawn_app().await;
-    let res = app.http.get(format!("{}/v1/openapi.json", app.base)).send().await.unwrap();
+    let res = app
+        .http
+        .get(format!("{}/v1/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let doc: Value = res.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
@@ -49,10 +61,16 @@ async fn every_registered_route_is_documented() {
     let routes = registered_routes();
     assert!(routes.len() > 40, "{routes:?}");
     let missing: Vec<_> = routes.difference(&documented).collect();
-    assert!(missing.is_empty(), "registered but not documented: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "registered but not documented: {missing:?}"
+    );
     let stale: Vec<_> = documented.difference(&routes).collect();
     assert!(stale.is_empty(), "documented but not registered: {stale:?}");
-    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
     let create = &doc["paths"]["/v1/affiliates"]["post"];
     assert!(create["responses"]["201"].is_object());
     assert!(create["responses"]["409"].is_object());
