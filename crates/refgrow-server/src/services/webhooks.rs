@@ -376,7 +376,7 @@ mod tests {
             "ftp://example.com/",
             "mailto:a@b.c",
             "https://",
-            "http:///path",
+            "http://exa mple.com/",
             "https://example.com/#frag",
         ] {
             assert_eq!(field(check_url(bad).unwrap_err()), "url", "{bad}");
