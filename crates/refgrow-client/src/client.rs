@@ -345,6 +345,16 @@ impl Client {
         crate::resources::EventsApi::new(self)
     }
 
+    /// `/v1/api-keys`: create, list and revoke the program's API keys.
+    pub fn api_keys(&self) -> crate::resources::ApiKeysApi<'_> {
+        crate::resources::ApiKeysApi::new(self)
+    }
+
+    /// `/v1/audit-log`: every call that changed something, with the key that made it.
+    pub fn audit_log(&self) -> crate::resources::AuditLogApi<'_> {
+        crate::resources::AuditLogApi::new(self)
+    }
+
     fn url(&self, path: &[&str]) -> Result<Url, Error> {
         let mut url = self.inner.base.clone();
         {

@@ -165,6 +165,7 @@ pub use resources::{
 };
 pub use resources::{EventsApi, ListDeliveries, ListEvents, WebhookEndpointsApi};
 pub use resources::{InvitationsApi, ListInvitations};
+pub use resources::{ApiKeysApi, AuditLogApi, ListAuditLog};
 pub use resources::{ListPayouts, PayoutsApi, ReportsApi, StatsApi, StatsRange};
 pub use retry::RetryPolicy;
 
@@ -173,6 +174,7 @@ pub use refgrow_types as types;
 /// Request and response bodies of every endpoint.
 pub use refgrow_types::api;
 pub use refgrow_types::commission::CommissionRule;
+pub use refgrow_types::{EventId, InvitationId, KeyId, PayoutId, WebhookEndpointId};
 pub use refgrow_types::{
     AffiliateId, Amount, ClickId, CommissionId, ConversionId, Currency, CustomerId, ErrorCode,
     ProgramId,

@@ -124,8 +124,11 @@ impl FromRequest for Auth {
 /// within the TTL.
 #[derive(Clone, Default)]
 pub struct KeyCache {
-    map: Arc<Mutex<HashMap<String, (Instant, Option<ApiKeyRow>)>>>,
+    map: Arc<Mutex<HashMap<String, CachedKey>>>,
 }
+
+/// When a hash was looked up, and what it was.
+type CachedKey = (Instant, Option<ApiKeyRow>);
 
 /// How long a looked-up key is trusted.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(2);

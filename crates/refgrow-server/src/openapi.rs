@@ -26,7 +26,7 @@ use utoipa::ToSchema;
 /// How an operation answers when it succeeds.
 pub enum Answer {
     /// JSON `{"success": true, "data": <schema>}`.
-    Json(RefOr<Schema>),
+    Json(Box<RefOr<Schema>>),
     /// Another content type with a free-form body (CSV, Prometheus text).
     Other(&'static str),
     /// No body (a redirect).
@@ -136,7 +136,7 @@ fn with(mut a: Vec<Query>, b: Vec<Query>) -> Vec<Query> {
 }
 
 fn json<T: ToSchema>() -> Answer {
-    Answer::Json(schema_ref::<T>())
+    Answer::Json(Box::new(schema_ref::<T>()))
 }
 
 fn body<T: ToSchema>() -> Option<(RefOr<Schema>, bool)> {
@@ -564,6 +564,33 @@ pub fn operations() -> Vec<Op> {
         )
         .body(body::<dto::UpdateCommissionStatus>())
         .ok(200, json::<dto::CommissionResponse>()),
+        // Webhooks and events.
+        op(Post, "/v1/webhook-endpoints", "createWebhookEndpoint", "webhooks", "Register an endpoint (its secret is shown once)")
+            .body(body::<dto::CreateWebhookEndpoint>())
+            .ok(201, json::<dto::WebhookEndpointResponse>()),
+        op(Get, "/v1/webhook-endpoints", "listWebhookEndpoints", "webhooks", "List endpoints")
+            .query(paging())
+            .ok(200, json::<dto::WebhookEndpointList>()),
+        op(Get, "/v1/webhook-endpoints/{id}", "getWebhookEndpoint", "webhooks", "An endpoint")
+            .ok(200, json::<dto::WebhookEndpointResponse>()),
+        op(Patch, "/v1/webhook-endpoints/{id}", "updateWebhookEndpoint", "webhooks", "Change url, events, description or enabled")
+            .body(body::<dto::UpdateWebhookEndpoint>())
+            .ok(200, json::<dto::WebhookEndpointResponse>()),
+        op(Delete, "/v1/webhook-endpoints/{id}", "deleteWebhookEndpoint", "webhooks", "Delete an endpoint")
+            .ok(200, json::<dto::WebhookEndpointResponse>()),
+        op(Post, "/v1/webhook-endpoints/{id}/rotate-secret", "rotateWebhookSecret", "webhooks", "New secret; the old one also signs during the grace period")
+            .ok(200, json::<dto::WebhookEndpointResponse>()),
+        op(Post, "/v1/webhook-endpoints/{id}/test", "testWebhookEndpoint", "webhooks", "Queue a webhook.test event to this endpoint")
+            .ok(201, json::<dto::WebhookTestResult>()),
+        op(Get, "/v1/webhook-endpoints/{id}/deliveries", "listWebhookDeliveries", "webhooks", "Deliveries to an endpoint")
+            .query(with(paging(), vec![status_q(&["pending", "retrying", "delivered", "failed"])]))
+            .ok(200, json::<dto::WebhookDeliveryList>()),
+        op(Post, "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry", "retryWebhookDelivery", "webhooks", "Send a delivery again now")
+            .ok(200, json::<dto::WebhookDeliveryResponse>()),
+        op(Get, "/v1/events", "listEvents", "webhooks", "The event log, newest first")
+            .query(with(with(paging(), vec![q("type", prim(Type::String), "Only this event type")]), time_range()))
+            .ok(200, json::<dto::EventList>()),
+        op(Get, "/v1/events/{id}", "getEvent", "webhooks", "An event").ok(200, json::<dto::EventResponse>()),
         // Stripe.
         op(
             Post,
@@ -573,7 +600,7 @@ pub fn operations() -> Vec<Op> {
             "Stripe events, signed with the program's Stripe secret",
         )
         .body(Some((prim(Type::Object), true)))
-        .ok(200, Answer::Json(prim(Type::Object)))
+        .ok(200, Answer::Json(Box::new(prim(Type::Object))))
         .public(),
     ]
 }
@@ -670,7 +697,7 @@ fn build() -> OpenApi {
         let ok = match o.answer {
             Answer::Json(s) => ResponseBuilder::new().description("Success").content(
                 "application/json",
-                ContentBuilder::new().schema(Some(envelope(s))).build(),
+                ContentBuilder::new().schema(Some(envelope(*s))).build(),
             ),
             Answer::Other(ct) => ResponseBuilder::new()
                 .description("Success")
@@ -747,6 +774,15 @@ fn build() -> OpenApi {
         .schema_from::<dto::CommissionResponse>()
         .schema_from::<dto::ReversalResult>()
         .schema_from::<dto::UpdateCommissionStatus>()
+        .schema_from::<dto::CreateWebhookEndpoint>()
+        .schema_from::<dto::UpdateWebhookEndpoint>()
+        .schema_from::<dto::WebhookEndpointResponse>()
+        .schema_from::<dto::WebhookEndpointList>()
+        .schema_from::<dto::WebhookTestResult>()
+        .schema_from::<dto::WebhookDeliveryList>()
+        .schema_from::<dto::WebhookDeliveryResponse>()
+        .schema_from::<dto::EventList>()
+        .schema_from::<dto::EventResponse>()
         .build();
     OpenApiBuilder::new()
         .info(

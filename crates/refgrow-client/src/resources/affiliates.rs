@@ -2,11 +2,12 @@
 
 use futures_util::Stream;
 use refgrow_types::api::{
-    Affiliate, AffiliateList, AffiliateResponse, AffiliateStatus, CreateAffiliate, UpdateAffiliate,
+    Affiliate, AffiliateList, AffiliateResponse, CreateAffiliate, UpdateAffiliate,
 };
 use refgrow_types::AffiliateId;
 use reqwest::Method;
 
+use super::params::to_query;
 use crate::client::Call;
 use crate::pagination::{paginate, Page};
 use crate::Error;
@@ -17,8 +18,7 @@ resource_handle!(
     AffiliatesApi
 );
 
-/// Filters and paging of `GET /v1/affiliates`. Unset fields are not sent (the server's
-/// defaults apply: `limit` 20, `offset` 0).
+/// Filters and paging of `GET /v1/affiliates`, shared with the server.
 ///
 /// ```
 /// use refgrow_client::ListAffiliates;
@@ -27,36 +27,7 @@ resource_handle!(
 /// let active = ListAffiliates { status: Some(AffiliateStatus::Active), limit: Some(100), ..Default::default() };
 /// # let _ = active;
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListAffiliates {
-    /// Only affiliates with this status.
-    pub status: Option<AffiliateStatus>,
-    /// Only the affiliate with this email (compared case-insensitively).
-    pub email: Option<String>,
-    /// Page size, 1..=100.
-    pub limit: Option<u32>,
-    /// How many to skip.
-    pub offset: Option<u64>,
-}
-
-impl ListAffiliates {
-    fn query(&self) -> Vec<(&'static str, String)> {
-        let mut q = Vec::new();
-        if let Some(s) = self.status {
-            q.push(("status", s.as_str().to_string()));
-        }
-        if let Some(e) = &self.email {
-            q.push(("email", e.clone()));
-        }
-        if let Some(l) = self.limit {
-            q.push(("limit", l.to_string()));
-        }
-        if let Some(o) = self.offset {
-            q.push(("offset", o.to_string()));
-        }
-        q
-    }
-}
+pub use refgrow_types::api::ListAffiliates;
 
 impl AffiliatesApi<'_> {
     /// `POST /v1/affiliates`: enrols an affiliate. A referral code is generated from the name
@@ -72,7 +43,7 @@ impl AffiliatesApi<'_> {
     /// `GET /v1/affiliates`: one page, with `total`, `limit` and `offset`.
     pub async fn list(&self, params: ListAffiliates) -> Result<AffiliateList, Error> {
         self.client
-            .send(Call::new(Method::GET, &["affiliates"], &self.opts).query(params.query()))
+            .send(Call::new(Method::GET, &["affiliates"], &self.opts).query(to_query(&params)?))
             .await
     }
 

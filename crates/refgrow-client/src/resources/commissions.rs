@@ -1,15 +1,14 @@
 //! `/v1/commissions`.
 
-use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use refgrow_types::api::{
-    Commission, CommissionList, CommissionResponse, CommissionStatus, CreateCommission,
+    Commission, CommissionList, CommissionResponse, CreateCommission,
     ReversalResult, UpdateCommissionStatus,
 };
-use refgrow_types::{AffiliateId, CommissionId};
+use refgrow_types::CommissionId;
 use reqwest::Method;
 
-use super::query_time;
+use super::params::to_query;
 use crate::client::Call;
 use crate::pagination::{paginate, Page};
 use crate::Error;
@@ -20,53 +19,14 @@ resource_handle!(
     CommissionsApi
 );
 
-/// Filters and paging of `GET /v1/commissions`. Unset fields are not sent.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListCommissions {
-    /// Only this affiliate's commissions.
-    pub affiliate_id: Option<AffiliateId>,
-    /// Only commissions with this status.
-    pub status: Option<CommissionStatus>,
-    /// Only commissions created at or after this instant.
-    pub from: Option<DateTime<Utc>>,
-    /// Only commissions created before this instant.
-    pub to: Option<DateTime<Utc>>,
-    /// Page size, 1..=100.
-    pub limit: Option<u32>,
-    /// How many to skip.
-    pub offset: Option<u64>,
-}
-
-impl ListCommissions {
-    fn query(&self) -> Vec<(&'static str, String)> {
-        let mut q = Vec::new();
-        if let Some(a) = &self.affiliate_id {
-            q.push(("affiliateId", a.to_string()));
-        }
-        if let Some(s) = self.status {
-            q.push(("status", s.as_str().to_string()));
-        }
-        if let Some(t) = &self.from {
-            q.push(("from", query_time(t)));
-        }
-        if let Some(t) = &self.to {
-            q.push(("to", query_time(t)));
-        }
-        if let Some(l) = self.limit {
-            q.push(("limit", l.to_string()));
-        }
-        if let Some(o) = self.offset {
-            q.push(("offset", o.to_string()));
-        }
-        q
-    }
-}
+/// Filters and paging of `GET /v1/commissions`, shared with the server.
+pub use refgrow_types::api::ListCommissions;
 
 impl CommissionsApi<'_> {
     /// `GET /v1/commissions`: one page, with `total`, `limit` and `offset`.
     pub async fn list(&self, params: ListCommissions) -> Result<CommissionList, Error> {
         self.client
-            .send(Call::new(Method::GET, &["commissions"], &self.opts).query(params.query()))
+            .send(Call::new(Method::GET, &["commissions"], &self.opts).query(to_query(&params)?))
             .await
     }
 

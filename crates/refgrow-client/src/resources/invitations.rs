@@ -3,11 +3,12 @@
 use futures_util::Stream;
 use refgrow_types::api::{
     AcceptInvitation, Affiliate, AffiliateResponse, CreateInvitations, Invitation, InvitationBatch,
-    InvitationList, InvitationResponse, InvitationStatus,
+    InvitationList, InvitationResponse,
 };
 use refgrow_types::InvitationId;
 use reqwest::Method;
 
+use super::params::to_query;
 use crate::client::Call;
 use crate::pagination::{paginate, Page};
 use crate::Error;
@@ -18,32 +19,8 @@ resource_handle!(
     InvitationsApi
 );
 
-/// Filters and paging of `GET /v1/affiliates/invitations`. Unset fields are not sent.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListInvitations {
-    /// Only invitations with this status (`expired`: pending and past `expiresAt`).
-    pub status: Option<InvitationStatus>,
-    /// Page size, 1..=100.
-    pub limit: Option<u32>,
-    /// How many to skip.
-    pub offset: Option<u64>,
-}
-
-impl ListInvitations {
-    fn query(&self) -> Vec<(&'static str, String)> {
-        let mut q = Vec::new();
-        if let Some(s) = self.status {
-            q.push(("status", s.as_str().to_string()));
-        }
-        if let Some(l) = self.limit {
-            q.push(("limit", l.to_string()));
-        }
-        if let Some(o) = self.offset {
-            q.push(("offset", o.to_string()));
-        }
-        q
-    }
-}
+/// Filters and paging of `GET /v1/affiliates/invitations`, shared with the server.
+pub use refgrow_types::api::ListInvitations;
 
 impl InvitationsApi<'_> {
     /// `POST /v1/affiliates/invitations`: invites 1 to 25 addresses. Each new invitation
@@ -66,7 +43,7 @@ impl InvitationsApi<'_> {
         self.client
             .send(
                 Call::new(Method::GET, &["affiliates", "invitations"], &self.opts)
-                    .query(params.query()),
+                    .query(to_query(&params)?),
             )
             .await
     }

@@ -6,10 +6,11 @@ use refgrow_types::api::{
     CreateRefund, CreateTransaction, Customer, CustomerResponse, RefundResult, TrackClick,
     TransactionResult,
 };
-use refgrow_types::{AffiliateId, ConversionId};
+use refgrow_types::ConversionId;
 use reqwest::Method;
 use serde::{Deserialize, Deserializer};
 
+use super::params::to_query;
 use crate::client::Call;
 use crate::pagination::{paginate, Page};
 use crate::Error;
@@ -134,38 +135,14 @@ resource_handle!(
     ConversionsApi
 );
 
-/// Filters and paging of `GET /v1/conversions`. Unset fields are not sent.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListConversions {
-    /// Only this affiliate's sales.
-    pub affiliate_id: Option<AffiliateId>,
-    /// Page size, 1..=100.
-    pub limit: Option<u32>,
-    /// How many to skip.
-    pub offset: Option<u64>,
-}
-
-impl ListConversions {
-    fn query(&self) -> Vec<(&'static str, String)> {
-        let mut q = Vec::new();
-        if let Some(a) = &self.affiliate_id {
-            q.push(("affiliateId", a.to_string()));
-        }
-        if let Some(l) = self.limit {
-            q.push(("limit", l.to_string()));
-        }
-        if let Some(o) = self.offset {
-            q.push(("offset", o.to_string()));
-        }
-        q
-    }
-}
+/// Filters and paging of `GET /v1/conversions`, shared with the server.
+pub use refgrow_types::api::ListConversions;
 
 impl ConversionsApi<'_> {
     /// `GET /v1/conversions`: one page, newest first.
     pub async fn list(&self, params: ListConversions) -> Result<ConversionList, Error> {
         self.client
-            .send(Call::new(Method::GET, &["conversions"], &self.opts).query(params.query()))
+            .send(Call::new(Method::GET, &["conversions"], &self.opts).query(to_query(&params)?))
             .await
     }
 

@@ -11,16 +11,17 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
 use refgrow_client::api::{
-    AffiliateStatus, Attribution, CommissionStatus, CreateAffiliate, CreateCommission,
-    CreateConversion, CreateCustomer, CreateRefund, CreateTransaction, Email, ReferralCode,
-    TrackClick, UpdateAffiliate, UpdateCommissionStatus, UpdateProgram,
+    AffiliateStatus, Attribution, CommissionStatus, CreateAffiliate, CreateApiKey,
+    CreateCommission, CreateConversion, CreateCustomer, CreateInvitations, CreateRefund,
+    CreateTransaction, Email, InvitationStatus, ReferralCode, Scope, TrackClick, UpdateAffiliate,
+    UpdateCommissionStatus, UpdateProgram,
 };
 use refgrow_client::{
-    AffiliateId, Amount, Client, ErrorCode, ListAffiliates, ListCommissions, ListConversions,
-    RetryPolicy,
+    AffiliateId, Amount, Client, ErrorCode, KeyId, ListAffiliates, ListAuditLog, ListCommissions,
+    ListConversions, ListInvitations, RetryPolicy,
 };
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, spawn_configured, TestApp};
 
 fn client_for(app: &TestApp) -> Client {
     Client::builder()
@@ -364,6 +365,16 @@ async fn errors_carry_code_status_details_and_request_id() {
 /// to the first `lose` of them (the connection is closed instead), as a flaky network would.
 /// Returns its base URL, and the `Idempotency-Key` of every request it saw.
 fn lossy_proxy(upstream: &str, lose: usize) -> (String, Arc<Mutex<Vec<Option<String>>>>) {
+    lossy_proxy_notifying(upstream, lose, Arc::new(tokio::sync::Notify::new()))
+}
+
+/// [`lossy_proxy`], notifying `lost` each time it swallows an answer the server gave. While
+/// the upstream server is down, each request is read and logged and its connection closed.
+fn lossy_proxy_notifying(
+    upstream: &str,
+    lose: usize,
+    lost: Arc<tokio::sync::Notify>,
+) -> (String, Arc<Mutex<Vec<Option<String>>>>) {
     let upstream: SocketAddr = upstream
         .trim_start_matches("http://")
         .parse()
@@ -378,6 +389,7 @@ fn lossy_proxy(upstream: &str, lose: usize) -> (String, Arc<Mutex<Vec<Option<Str
             let Ok(mut down) = conn else { return };
             let log = log.clone();
             let count = count.clone();
+            let lost = lost.clone();
             std::thread::spawn(move || {
                 let Some((head, request)) = read_message(&mut down) else {
                     return;
@@ -401,6 +413,7 @@ fn lossy_proxy(upstream: &str, lose: usize) -> (String, Arc<Mutex<Vec<Option<Str
                 if count.fetch_add(1, Ordering::SeqCst) < lose {
                     // The server did the work; the caller never hears of it.
                     let _ = down.shutdown(std::net::Shutdown::Both);
+                    lost.notify_one();
                     return;
                 }
                 let _ = down.write_all(&response);
@@ -848,4 +861,563 @@ async fn commissions_list_status_and_reverse() {
             .as_deref(),
         Some("duplicate order")
     );
+}
+
+#[tokio::test]
+async fn api_keys_create_list_revoke_and_the_audit_log() {
+    let app = spawn_app().await;
+    let c = client_for(&app);
+    let before = c.api_keys().list().await.expect("list");
+    assert_eq!(before.total, 1, "the harness's key");
+    let tests_key = before.api_keys[0].clone();
+    assert_eq!(tests_key.label.as_deref(), Some("tests"));
+
+    let created = c
+        .api_keys()
+        .with_request_id("req-key-create")
+        .create(CreateApiKey {
+            label: Some("backend v2".into()),
+            scopes: None,
+            rate_limit: None,
+        })
+        .await
+        .expect("create");
+    let v2_id = created.api_key.id.clone();
+    assert!(v2_id.as_str().starts_with("key_"));
+    assert_eq!(created.api_key.label.as_deref(), Some("backend v2"));
+    assert_eq!(created.api_key.scopes, vec![Scope::Read, Scope::Write]);
+    assert!(
+        created.key.starts_with(&created.api_key.prefix),
+        "{} / {}",
+        created.key,
+        created.api_key.prefix
+    );
+    assert!(created.api_key.revoked_at.is_none());
+    let read_only = c
+        .api_keys()
+        .create(CreateApiKey {
+            label: Some("reports".into()),
+            scopes: Some(vec![Scope::Read]),
+            rate_limit: Some(0),
+        })
+        .await
+        .expect("read-only key");
+    assert_eq!(read_only.api_key.scopes, vec![Scope::Read]);
+    assert_eq!(read_only.api_key.rate_limit, Some(0));
+    let e = c
+        .api_keys()
+        .create(CreateApiKey {
+            scopes: Some(vec![Scope::Write]),
+            ..Default::default()
+        })
+        .await
+        .expect_err("write without read");
+    assert_eq!(
+        (e.code(), e.field()),
+        (Some(ErrorCode::InvalidRequest), Some("scopes"))
+    );
+
+    let list = c.api_keys().list().await.expect("list");
+    assert_eq!(list.total, 3);
+    assert!(list.api_keys.iter().any(|k| k.id == v2_id));
+
+    // The new key works; the read-only one reads but may not write.
+    let v2 = Client::builder()
+        .base_url(&app.base)
+        .api_key(&created.key)
+        .retry(RetryPolicy::none())
+        .build()
+        .expect("client");
+    assert_eq!(
+        v2.program().get().await.expect("program").id.as_str(),
+        app.program_id
+    );
+    let ro = Client::builder()
+        .base_url(&app.base)
+        .api_key(&read_only.key)
+        .retry(RetryPolicy::none())
+        .build()
+        .expect("client");
+    ro.affiliates()
+        .list(ListAffiliates::default())
+        .await
+        .expect("reads");
+    let e = ro
+        .affiliates()
+        .create(new_affiliate("ro@example.com", "RO"))
+        .await
+        .expect_err("403");
+    assert_eq!(
+        (e.status(), e.code()),
+        (Some(403), Some(ErrorCode::PermissionDenied))
+    );
+    let e = ro
+        .api_keys()
+        .create(CreateApiKey::default())
+        .await
+        .expect_err("403");
+    assert_eq!(e.code(), Some(ErrorCode::PermissionDenied));
+
+    // Rotation: the new key revokes the old one, whose next call is refused at once (and
+    // is not retried, however patient the client).
+    let revoked = v2.api_keys().revoke(&tests_key.id).await.expect("revoke");
+    assert_eq!(revoked.id, tests_key.id);
+    assert!(revoked.revoked_at.is_some());
+    let patient_old = Client::builder()
+        .base_url(&app.base)
+        .api_key(&app.key)
+        .retry(RetryPolicy::with_max_retries(5))
+        .build()
+        .expect("client");
+    for old in [&c, &patient_old] {
+        let started = std::time::Instant::now();
+        let e = old.program().get().await.expect_err("revoked");
+        assert_eq!(
+            (e.status(), e.code()),
+            (Some(401), Some(ErrorCode::AuthenticationError)),
+            "{e}"
+        );
+        assert!(!e.is_retryable());
+        assert!(started.elapsed() < Duration::from_millis(400), "no retries");
+    }
+    let e = v2
+        .api_keys()
+        .revoke(&tests_key.id)
+        .await
+        .expect_err("revoked twice");
+    assert_eq!(e.code(), Some(ErrorCode::Conflict));
+    let e = v2
+        .api_keys()
+        .revoke(&KeyId::parse("key_nosuchkey").expect("id"))
+        .await
+        .expect_err("unknown");
+    assert_eq!(e.code(), Some(ErrorCode::ResourceNotFound));
+    let other = Client::new(&app.base, app.other_program_key("Other program")).expect("client");
+    let other_id = other.api_keys().list().await.expect("other's keys").api_keys[0]
+        .id
+        .clone();
+    let e = v2
+        .api_keys()
+        .revoke(&other_id)
+        .await
+        .expect_err("another program's key");
+    assert_eq!(e.code(), Some(ErrorCode::ResourceNotFound));
+    let after = v2.api_keys().list().await.expect("list");
+    assert_eq!(after.total, 3);
+    assert!(after
+        .api_keys
+        .iter()
+        .any(|k| k.id == tests_key.id && k.revoked_at.is_some()));
+
+    // The audit log: every write, newest first, with the key that made it.
+    let log = v2
+        .audit_log()
+        .list(ListAuditLog::default())
+        .await
+        .expect("audit log");
+    assert!(log.total >= 6, "{log:?}");
+    assert_eq!((log.limit, log.offset), (20, 0));
+    let entry = log
+        .entries
+        .iter()
+        .find(|e| e.request_id == "req-key-create")
+        .expect("the create call");
+    assert_eq!(entry.action, "POST /v1/api-keys");
+    assert_eq!(entry.method, "POST");
+    assert_eq!(entry.status, 201);
+    assert_eq!(entry.key_id.as_deref(), Some(tests_key.id.as_str()));
+    assert_eq!(entry.resource_id.as_deref(), Some(v2_id.as_str()));
+    assert!(log
+        .entries
+        .windows(2)
+        .all(|w| w[0].created_at >= w[1].created_at));
+
+    let by_old_key = v2
+        .audit_log()
+        .list(ListAuditLog {
+            key_id: Some(tests_key.id.clone()),
+            action: Some("POST /v1/api-keys".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("filtered");
+    assert_eq!(by_old_key.total, 3, "two keys created, one refused");
+    let revocations = v2
+        .audit_log()
+        .list(ListAuditLog {
+            method: Some("DELETE".into()),
+            resource_id: Some(tests_key.id.to_string()),
+            ..Default::default()
+        })
+        .await
+        .expect("revocations");
+    assert_eq!(revocations.total, 2, "{revocations:?}");
+    assert!(revocations
+        .entries
+        .iter()
+        .all(|e| e.key_id.as_deref() == Some(v2_id.as_str())));
+    assert_eq!(
+        revocations
+            .entries
+            .iter()
+            .map(|e| e.status)
+            .collect::<Vec<_>>(),
+        vec![409, 200]
+    );
+    let hour = chrono::Duration::hours(1);
+    let none = v2
+        .audit_log()
+        .list(ListAuditLog {
+            from: Some(chrono::Utc::now() + hour),
+            ..Default::default()
+        })
+        .await
+        .expect("future");
+    assert_eq!(none.total, 0);
+    let all = v2
+        .audit_log()
+        .list(ListAuditLog {
+            from: Some(chrono::Utc::now() - hour),
+            to: Some(chrono::Utc::now() + hour),
+            ..Default::default()
+        })
+        .await
+        .expect("window");
+    let streamed: Vec<_> = v2
+        .audit_log()
+        .list_all(ListAuditLog {
+            limit: Some(2),
+            to: Some(chrono::Utc::now() + hour),
+            ..Default::default()
+        })
+        .try_collect()
+        .await
+        .expect("stream");
+    assert_eq!(streamed.len() as i64, all.total);
+    assert_eq!(
+        streamed.iter().map(|e| e.id.clone()).collect::<HashSet<_>>(),
+        all.entries.iter().map(|e| e.id.clone()).collect::<HashSet<_>>()
+    );
+    let e = v2
+        .audit_log()
+        .list(ListAuditLog {
+            method: Some("GET".into()),
+            ..Default::default()
+        })
+        .await
+        .expect_err("reads are not audited");
+    assert_eq!(
+        (e.code(), e.field()),
+        (Some(ErrorCode::InvalidRequest), Some("method"))
+    );
+}
+
+#[tokio::test]
+async fn every_shared_list_parameter_is_accepted_by_the_server() {
+    let app = spawn_app().await;
+    let c = client_for(&app);
+    let a = c
+        .affiliates()
+        .create(new_affiliate("params@example.com", "Params"))
+        .await
+        .expect("affiliate");
+    let b = c
+        .affiliates()
+        .create(new_affiliate("other@example.com", "Other"))
+        .await
+        .expect("affiliate");
+    c.referrals()
+        .convert(CreateConversion {
+            click_id: None,
+            referral_code: ReferralCode::parse(&a.referral_code),
+            customer_key: None,
+            amount: amount("10.00"),
+            currency: None,
+            order_id: Some("o-params".into()),
+            customer: None,
+            products: None,
+        })
+        .await
+        .expect("convert");
+    c.invitations()
+        .create(CreateInvitations {
+            emails: vec!["invitee@example.com".into()],
+            message: None,
+        })
+        .await
+        .expect("invite");
+    let now = chrono::Utc::now();
+    let hour = chrono::Duration::hours(1);
+
+    let affiliates = c
+        .affiliates()
+        .list(ListAffiliates {
+            status: Some(AffiliateStatus::Active),
+            email: Some("PARAMS@example.com".into()),
+            limit: Some(5),
+            offset: Some(0),
+        })
+        .await
+        .expect("affiliates");
+    assert_eq!(affiliates.total, 1);
+
+    let every = ListCommissions {
+        affiliate_id: Some(a.id.clone()),
+        status: Some(CommissionStatus::Pending),
+        from: Some(now - hour),
+        to: Some(now + hour),
+        limit: Some(5),
+        offset: Some(0),
+    };
+    let commissions = c
+        .commissions()
+        .list(every.clone())
+        .await
+        .expect("commissions");
+    assert_eq!(commissions.total, 1);
+    for (name, params) in [
+        (
+            "later",
+            ListCommissions {
+                from: Some(now + hour),
+                ..every.clone()
+            },
+        ),
+        (
+            "earlier",
+            ListCommissions {
+                to: Some(now - hour),
+                ..every.clone()
+            },
+        ),
+        (
+            "approved",
+            ListCommissions {
+                status: Some(CommissionStatus::Approved),
+                ..every.clone()
+            },
+        ),
+        (
+            "other affiliate",
+            ListCommissions {
+                affiliate_id: Some(b.id.clone()),
+                ..every.clone()
+            },
+        ),
+    ] {
+        let page = c.commissions().list(params).await.expect(name);
+        assert_eq!(page.total, 0, "{name}");
+    }
+
+    let conversions = c
+        .conversions()
+        .list(ListConversions {
+            affiliate_id: Some(a.id.clone()),
+            limit: Some(5),
+            offset: Some(0),
+        })
+        .await
+        .expect("conversions");
+    assert_eq!(conversions.total, 1);
+    let none = c
+        .conversions()
+        .list(ListConversions {
+            affiliate_id: Some(b.id.clone()),
+            ..Default::default()
+        })
+        .await
+        .expect("conversions of b");
+    assert_eq!(none.total, 0);
+
+    let invitations = c
+        .invitations()
+        .list(ListInvitations {
+            status: Some(InvitationStatus::Pending),
+            limit: Some(5),
+            offset: Some(0),
+        })
+        .await
+        .expect("invitations");
+    assert_eq!(invitations.total, 1);
+    let cancelled = c
+        .invitations()
+        .list(ListInvitations {
+            status: Some(InvitationStatus::Cancelled),
+            ..Default::default()
+        })
+        .await
+        .expect("cancelled invitations");
+    assert_eq!(cancelled.total, 0);
+
+    let key_id = c.api_keys().list().await.expect("keys").api_keys[0]
+        .id
+        .clone();
+    let audit = c
+        .audit_log()
+        .list(ListAuditLog {
+            limit: Some(5),
+            offset: Some(0),
+            key_id: Some(key_id),
+            resource_id: Some(a.id.to_string()),
+            action: Some("POST /v1/affiliates".into()),
+            method: Some("POST".into()),
+            from: Some(now - hour),
+            to: Some(now + hour),
+        })
+        .await
+        .expect("audit log");
+    assert_eq!(audit.total, 1, "{audit:?}");
+}
+
+/// The port of a test server's base URL (`http://127.0.0.1:PORT`).
+fn port_of(base: &str) -> u16 {
+    base.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a port")
+}
+
+/// A client that keeps trying for several seconds: 10 retries, 100 ms doubling up to 1 s.
+fn patient_client(base: &str, key: &str) -> Client {
+    Client::builder()
+        .base_url(base)
+        .api_key(key)
+        .retry(RetryPolicy {
+            max_retries: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            max_retry_after: Duration::from_secs(5),
+        })
+        .build()
+        .expect("client")
+}
+
+/// A sale by referral code, without an order id: only the `Idempotency-Key` keeps a retry
+/// from recording it twice.
+fn sale_of(code: &str, amt: &str) -> CreateConversion {
+    CreateConversion {
+        click_id: None,
+        referral_code: ReferralCode::parse(code),
+        customer_key: None,
+        amount: amount(amt),
+        currency: None,
+        order_id: None,
+        customer: None,
+        products: None,
+    }
+}
+
+/// Exactly one conversion and one commission exist, and the conversion is `id`.
+async fn assert_recorded_once(app: &TestApp, id: &refgrow_client::ConversionId) {
+    let c = client_for(app);
+    let conversions = c
+        .conversions()
+        .list(ListConversions::default())
+        .await
+        .expect("conversions");
+    assert_eq!(conversions.total, 1, "the sale was recorded once");
+    assert_eq!(&conversions.conversions[0].conversion_id, id);
+    let commissions = c
+        .commissions()
+        .list(ListCommissions::default())
+        .await
+        .expect("commissions");
+    assert_eq!(commissions.total, 1, "and earned once");
+    assert_eq!(commissions.commissions[0].conversion_id.as_ref(), Some(id));
+}
+
+#[tokio::test]
+async fn a_retry_crosses_a_server_restart_without_a_duplicate() {
+    let app = spawn_app().await;
+    let port = port_of(&app.base);
+    let key = app.key.clone();
+    let c = patient_client(&app.base, &key);
+    let a = c
+        .affiliates()
+        .create(new_affiliate("restart@example.com", "Restart"))
+        .await
+        .expect("affiliate");
+
+    // The server goes down: a call without retries fails with a connection error.
+    let (url, dir, clock) = app.stop().await;
+    let impatient = Client::builder()
+        .base_url(format!("http://127.0.0.1:{port}"))
+        .api_key(&key)
+        .retry(RetryPolicy::none())
+        .build()
+        .expect("client");
+    let e = impatient.program().get().await.expect_err("down");
+    assert!(
+        matches!(e, refgrow_client::Error::Http(_)) && e.is_retryable(),
+        "{e:?}"
+    );
+
+    // It comes back on the same port while the client is still retrying.
+    const DOWNTIME: Duration = Duration::from_millis(800);
+    let restart = tokio::spawn(async move {
+        tokio::time::sleep(DOWNTIME).await;
+        spawn_configured(url, dir, clock, move |config| {
+            config.bind = format!("127.0.0.1:{port}");
+        })
+        .await
+    });
+    let started = std::time::Instant::now();
+    let conv = c
+        .referrals()
+        .convert(sale_of(&a.referral_code, "100.00"))
+        .await
+        .expect("a retry reaches the restarted server");
+    assert!(
+        started.elapsed() >= DOWNTIME,
+        "the first attempts failed while the server was down ({:?})",
+        started.elapsed()
+    );
+    let app = restart.await.expect("restarted");
+    assert_eq!(app.base, format!("http://127.0.0.1:{port}"));
+    assert_eq!(conv.affiliate_id, a.id);
+    assert_eq!(conv.commission.to_string(), "20.00");
+    assert_recorded_once(&app, &conv.conversion_id).await;
+}
+
+#[tokio::test]
+async fn a_committed_call_whose_answer_was_lost_is_replayed_after_a_restart() {
+    let app = spawn_app().await;
+    let port = port_of(&app.base);
+    let key = app.key.clone();
+    let a = client_for(&app)
+        .affiliates()
+        .create(new_affiliate("lost@example.com", "Lost"))
+        .await
+        .expect("affiliate");
+
+    // The server records the sale, the answer is lost on the way back, and the server
+    // restarts before the client's retry gets through.
+    let lost = Arc::new(tokio::sync::Notify::new());
+    let (proxy, seen) = lossy_proxy_notifying(&app.base, 1, lost.clone());
+    let restart = tokio::spawn(async move {
+        lost.notified().await;
+        let t = std::time::Instant::now();
+        let (url, dir, clock) = app.stop().await;
+        eprintln!("DIAG stop took {:?}", t.elapsed());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        spawn_configured(url, dir, clock, move |config| {
+            config.bind = format!("127.0.0.1:{port}");
+        })
+        .await
+    });
+    let conv = patient_client(&proxy, &key)
+        .referrals()
+        .convert(sale_of(&a.referral_code, "50.00"))
+        .await
+        .expect("the retry gets the saved answer");
+    let app = restart.await.expect("restarted");
+    let keys = seen.lock().expect("lock").clone();
+    eprintln!("DIAG attempts {}", keys.len());
+    assert!(keys.len() >= 2, "{keys:?}");
+    assert!(
+        keys.iter().all(|k| k.is_some() && *k == keys[0]),
+        "one Idempotency-Key across all attempts: {keys:?}"
+    );
+    assert_eq!(conv.commission.to_string(), "10.00");
+    assert_recorded_once(&app, &conv.conversion_id).await;
 }

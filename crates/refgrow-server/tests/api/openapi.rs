@@ -16,8 +16,10 @@ fn registered_routes() -> BTreeSet<(String, String)> {
         let text = std::fs::read_to_string(&path).unwrap();
         let file = path.file_name().unwrap().to_string_lossy().to_string();
         let mut rest = text.as_str();
-        while let Some(i) = rest.find(".route(\"") {
-            rest = &rest[i + 8..];
+        while let Some(i) = rest.find(".route(") {
+            rest = rest[i + 7..].trim_start();
+            let Some(stripped) = rest.strip_prefix('"') else { continue };
+            rest = stripped;
             let end = rest.find('"').unwrap();
             let route = &rest[..end];
             let after = &rest[end..];

@@ -9,6 +9,7 @@ use crate::money::{Amount, Currency};
 
 /// A payout's status: created `pending`, then `paid` once the money went out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PayoutStatus {
     /// Created by a payout run; its commissions are reserved for it.
@@ -38,6 +39,7 @@ impl PayoutStatus {
 
 /// A payout as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Payout {
     /// `po_…`.
@@ -64,6 +66,7 @@ pub struct Payout {
 
 /// `GET /v1/payouts/{id}` and `POST /v1/payouts/{id}/paid`: a payout and its commissions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PayoutResponse {
     /// The payout.
@@ -74,6 +77,7 @@ pub struct PayoutResponse {
 
 /// `POST /v1/payouts`: an optional body narrowing the run to one affiliate.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreatePayoutRun {
     /// Only this affiliate's commissions.
@@ -83,6 +87,7 @@ pub struct CreatePayoutRun {
 
 /// The answer of a payout run: the payouts it created (empty when nothing was due).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PayoutRun {
     /// The new payouts.
     pub payouts: Vec<Payout>,
@@ -90,6 +95,7 @@ pub struct PayoutRun {
 
 /// A page of payouts, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PayoutList {
     /// The items.
     pub payouts: Vec<Payout>,
@@ -103,6 +109,7 @@ pub struct PayoutList {
 
 /// `POST /v1/payouts/{id}/paid`: an optional body with the payment's reference.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MarkPayoutPaid {
     /// Your reference of the payment (a PayPal or Wise batch or transfer id), 1 to 200
@@ -113,6 +120,7 @@ pub struct MarkPayoutPaid {
 
 /// The file format of `GET /v1/payouts/{id}/export.csv` and `GET /v1/payouts/export.csv`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PayoutExportFormat {
     /// PayPal mass payment: `email,amount,currency,reference,note`, no header row.

@@ -13,6 +13,7 @@ use crate::money::{Amount, Currency};
 
 /// The size of a bucket of the time series.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StatsInterval {
     /// One UTC day.
@@ -38,6 +39,7 @@ impl StatsInterval {
 /// Commission money by status. Rejected commissions count as reversed; adjustments
 /// (clawbacks of paid money) are negative amounts under `approved` until paid out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EarningsByStatus {
     /// Waiting out the hold period.
@@ -52,6 +54,7 @@ pub struct EarningsByStatus {
 
 /// The money of one currency: sales, refunds and commissions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CurrencyStats {
     /// The currency.
@@ -67,6 +70,7 @@ pub struct CurrencyStats {
 
 /// Totals over the whole range.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StatsTotals {
     /// Clicks on referral links.
@@ -81,6 +85,7 @@ pub struct StatsTotals {
 
 /// One bucket of the time series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StatsBucket {
     /// The first day the bucket counts (the period's start, or `from` for the first one).
@@ -99,6 +104,7 @@ pub struct StatsBucket {
 
 /// `GET /v1/affiliates/{id}/stats`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AffiliateStats {
     /// The affiliate.
@@ -117,6 +123,7 @@ pub struct AffiliateStats {
 
 /// One of the best affiliates of a range.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TopAffiliate {
     /// The affiliate.
@@ -139,6 +146,7 @@ pub struct TopAffiliate {
 
 /// `GET /v1/reports/summary`: the whole program.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ProgramSummary {
     /// The first day counted.

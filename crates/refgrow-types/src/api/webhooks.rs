@@ -23,6 +23,7 @@ pub const MAX_URL_LEN: usize = 2000;
 
 /// `POST /v1/webhook-endpoints`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateWebhookEndpoint {
     /// Where deliveries are POSTed: an absolute http or https URL with a host, at most 2000
@@ -38,6 +39,7 @@ pub struct CreateWebhookEndpoint {
 
 /// `PATCH /v1/webhook-endpoints/{id}`: absent fields are left as they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateWebhookEndpoint {
     /// A new URL (same rules as on create).
@@ -64,6 +66,7 @@ pub struct UpdateWebhookEndpoint {
 
 /// A webhook endpoint as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookEndpoint {
     /// `we_…`.
@@ -95,6 +98,7 @@ pub struct WebhookEndpoint {
 
 /// `{"webhookEndpoint": {...}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookEndpointResponse {
     /// The endpoint.
@@ -103,6 +107,7 @@ pub struct WebhookEndpointResponse {
 
 /// `GET /v1/webhook-endpoints`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookEndpointList {
     /// This page, oldest first.
@@ -117,6 +122,7 @@ pub struct WebhookEndpointList {
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Not attempted yet.
@@ -154,6 +160,7 @@ impl DeliveryStatus {
 
 /// The deliveries of one event to one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookDelivery {
     /// `del_…`.
@@ -184,6 +191,7 @@ pub struct WebhookDelivery {
 
 /// `{"delivery": {...}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookDeliveryResponse {
     /// The delivery.
@@ -192,6 +200,7 @@ pub struct WebhookDeliveryResponse {
 
 /// `GET /v1/webhook-endpoints/{id}/deliveries`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookDeliveryList {
     /// This page, newest first.
@@ -207,6 +216,7 @@ pub struct WebhookDeliveryList {
 /// The body of every delivery: `{"type", "timestamp", "data"}`. `timestamp` is when the event
 /// happened (the same on every attempt); `data` is the event's object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookPayload {
     /// The event type (`conversion.created`, …).
     #[serde(rename = "type")]
@@ -220,6 +230,7 @@ pub struct WebhookPayload {
 /// An event of the log: the delivered body ([`WebhookPayload`]'s fields) plus its id, which
 /// deliveries carry in the `webhook-id` header.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     /// `evt_…`.
     pub id: EventId,
@@ -234,6 +245,7 @@ pub struct Event {
 
 /// `{"event": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventResponse {
     /// The event.
     pub event: Event,
@@ -241,6 +253,7 @@ pub struct EventResponse {
 
 /// `GET /v1/events`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventList {
     /// This page, newest first.
     pub events: Vec<Event>,
@@ -255,6 +268,7 @@ pub struct EventList {
 /// The answer of `POST /v1/webhook-endpoints/{id}/test`: the `webhook.test` event and its
 /// queued delivery.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookTestResult {
     /// The event, type [`TEST_EVENT_TYPE`].
     pub event: Event,

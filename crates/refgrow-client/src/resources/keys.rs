@@ -1,0 +1,142 @@
+//! `/v1/api-keys` and `/v1/audit-log`.
+
+use futures_util::Stream;
+use refgrow_types::api::{
+    ApiKey, ApiKeyList, ApiKeyResponse, AuditEntry, AuditLog, CreateApiKey, CreatedApiKey,
+};
+use refgrow_types::KeyId;
+use reqwest::Method;
+
+use super::params::to_query;
+use crate::client::Call;
+use crate::pagination::{paginate, Page};
+use crate::Error;
+
+/// Filters and paging of `GET /v1/audit-log`, shared with the server.
+///
+/// ```
+/// use refgrow_client::ListAuditLog;
+///
+/// let deletions = ListAuditLog { method: Some("DELETE".into()), limit: Some(50), ..Default::default() };
+/// # let _ = deletions;
+/// ```
+pub use refgrow_types::api::ListAuditLog;
+
+resource_handle!(
+    /// `/v1/api-keys`: the program's API keys. Rotate a key by creating the new one, deploying
+    /// it, then revoking the old one. Get one with [`Client::api_keys`](crate::Client::api_keys).
+    ///
+    /// ```no_run
+    /// use refgrow_client::api::{CreateApiKey, Scope};
+    /// # async fn run(client: refgrow_client::Client) -> Result<(), refgrow_client::Error> {
+    /// let created = client
+    ///     .api_keys()
+    ///     .create(CreateApiKey {
+    ///         label: Some("reporting".into()),
+    ///         scopes: Some(vec![Scope::Read]),
+    ///         rate_limit: None,
+    ///     })
+    ///     .await?;
+    /// println!("store {} now: it is shown only once", created.key);
+    /// client.api_keys().revoke(&created.api_key.id).await?;
+    /// # Ok(()) }
+    /// ```
+    ApiKeysApi
+);
+
+impl ApiKeysApi<'_> {
+    /// `POST /v1/api-keys`: a new key of the same program. The answer holds the secret
+    /// ([`CreatedApiKey::key`]), shown this once and stored by the server only as a hash.
+    /// `scopes` defaults to read and write; a read-only key writing gets `permission_denied`.
+    /// Needs a key that may write.
+    pub async fn create(&self, key: CreateApiKey) -> Result<CreatedApiKey, Error> {
+        self.client
+            .send(Call::new(Method::POST, &["api-keys"], &self.opts).json(&key)?)
+            .await
+    }
+
+    /// `GET /v1/api-keys`: every key of the program, newest first, revoked ones included
+    /// (never their secrets).
+    pub async fn list(&self) -> Result<ApiKeyList, Error> {
+        self.client
+            .send(Call::new(Method::GET, &["api-keys"], &self.opts))
+            .await
+    }
+
+    /// `DELETE /v1/api-keys/{id}`: revokes a key at once; its next call is
+    /// `authentication_error`. Returns the key with `revokedAt` set. Revoking it again is
+    /// `conflict`; another program's key is `resource_not_found`. A key may revoke itself.
+    pub async fn revoke(&self, id: &KeyId) -> Result<ApiKey, Error> {
+        let r: ApiKeyResponse = self
+            .client
+            .send(Call::new(
+                Method::DELETE,
+                &["api-keys", id.as_str()],
+                &self.opts,
+            ))
+            .await?;
+        Ok(r.api_key)
+    }
+}
+
+resource_handle!(
+    /// `/v1/audit-log`: every call that changed something (POST, PUT, PATCH, DELETE), newest
+    /// first, with the key that made it, the resource it touched, the status and the request
+    /// id. Get one with [`Client::audit_log`](crate::Client::audit_log).
+    AuditLogApi
+);
+
+impl AuditLogApi<'_> {
+    /// `GET /v1/audit-log`: one page, newest first, with `total`, `limit` and `offset`.
+    pub async fn list(&self, params: ListAuditLog) -> Result<AuditLog, Error> {
+        self.client
+            .send(Call::new(Method::GET, &["audit-log"], &self.opts).query(to_query(&params)?))
+            .await
+    }
+
+    /// Every entry matching the filters, page after page (`limit` defaults to 100 here), from
+    /// `params.offset` on. The stream ends after the first error, which it yields.
+    ///
+    /// Pages are read by offset, newest first: calls made while the stream runs shift the
+    /// entries, so an entry can be seen twice. Pin `to` to a past instant to read a stable
+    /// window.
+    ///
+    /// ```no_run
+    /// use futures_util::TryStreamExt;
+    /// use refgrow_client::ListAuditLog;
+    /// # async fn run(client: refgrow_client::Client) -> Result<(), refgrow_client::Error> {
+    /// let window = ListAuditLog { to: Some(chrono::Utc::now()), ..Default::default() };
+    /// let entries: Vec<_> = client.audit_log().list_all(window).try_collect().await?;
+    /// for e in &entries {
+    ///     println!("{} {} -> {} ({:?})", e.created_at, e.action, e.status, e.key_id);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn list_all(
+        &self,
+        params: ListAuditLog,
+    ) -> impl Stream<Item = Result<AuditEntry, Error>> + Send + 'static {
+        let client = self.client.clone();
+        let opts = self.opts.clone();
+        let start = params.offset.unwrap_or(0);
+        let base = ListAuditLog {
+            limit: Some(params.limit.unwrap_or(100)),
+            ..params
+        };
+        paginate(start, move |offset| {
+            let client = client.clone();
+            let opts = opts.clone();
+            let params = ListAuditLog {
+                offset: Some(offset),
+                ..base.clone()
+            };
+            async move {
+                let page = client.audit_log().with_options(opts).list(params).await?;
+                Ok(Page {
+                    items: page.entries,
+                    total: page.total,
+                })
+            }
+        })
+    }
+}
