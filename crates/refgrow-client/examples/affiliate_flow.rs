@@ -40,7 +40,11 @@ async fn main() -> Result<()> {
     let program = client.program().get().await?;
     println!(
         "program {} ({}), pays in {}, commission rule {:?} {:?}",
-        program.name, program.id, program.currency, program.commission.kind, program.commission.rate
+        program.name,
+        program.id,
+        program.currency,
+        program.commission.kind,
+        program.commission.rate
     );
 
     // A suffix so that every run enrols a new affiliate and records new orders.

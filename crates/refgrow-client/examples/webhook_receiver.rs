@@ -55,7 +55,9 @@ async fn main() -> Result<()> {
 /// signing secret, which the server shows only in this answer.
 async fn register(url: &str) -> Result<String> {
     let (Ok(base), Ok(key)) = (std::env::var("REFGROW_URL"), std::env::var("REFGROW_KEY")) else {
-        return Err("set REFGROW_WEBHOOK_SECRET, or REFGROW_URL and REFGROW_KEY to register".into());
+        return Err(
+            "set REFGROW_WEBHOOK_SECRET, or REFGROW_URL and REFGROW_KEY to register".into(),
+        );
     };
     let client = Client::new(base, key)?;
     let endpoint = client
@@ -178,7 +180,12 @@ async fn serve(mut socket: TcpStream, secret: &str, seen: &Mutex<HashSet<String>
             }
             buf.extend_from_slice(&chunk[..n]);
         }
-        handle(secret, &headers, &buf[head_end + 4..head_end + 4 + len], seen)
+        handle(
+            secret,
+            &headers,
+            &buf[head_end + 4..head_end + 4 + len],
+            seen,
+        )
     };
     println!("{} {}", answer.status, answer.reason);
     let text = match answer.status {

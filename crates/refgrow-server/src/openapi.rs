@@ -565,32 +565,102 @@ pub fn operations() -> Vec<Op> {
         .body(body::<dto::UpdateCommissionStatus>())
         .ok(200, json::<dto::CommissionResponse>()),
         // Webhooks and events.
-        op(Post, "/v1/webhook-endpoints", "createWebhookEndpoint", "webhooks", "Register an endpoint (its secret is shown once)")
-            .body(body::<dto::CreateWebhookEndpoint>())
-            .ok(201, json::<dto::WebhookEndpointResponse>()),
-        op(Get, "/v1/webhook-endpoints", "listWebhookEndpoints", "webhooks", "List endpoints")
-            .query(paging())
-            .ok(200, json::<dto::WebhookEndpointList>()),
-        op(Get, "/v1/webhook-endpoints/{id}", "getWebhookEndpoint", "webhooks", "An endpoint")
-            .ok(200, json::<dto::WebhookEndpointResponse>()),
-        op(Patch, "/v1/webhook-endpoints/{id}", "updateWebhookEndpoint", "webhooks", "Change url, events, description or enabled")
-            .body(body::<dto::UpdateWebhookEndpoint>())
-            .ok(200, json::<dto::WebhookEndpointResponse>()),
-        op(Delete, "/v1/webhook-endpoints/{id}", "deleteWebhookEndpoint", "webhooks", "Delete an endpoint")
-            .ok(200, json::<dto::WebhookEndpointResponse>()),
-        op(Post, "/v1/webhook-endpoints/{id}/rotate-secret", "rotateWebhookSecret", "webhooks", "New secret; the old one also signs during the grace period")
-            .ok(200, json::<dto::WebhookEndpointResponse>()),
-        op(Post, "/v1/webhook-endpoints/{id}/test", "testWebhookEndpoint", "webhooks", "Queue a webhook.test event to this endpoint")
-            .ok(201, json::<dto::WebhookTestResult>()),
-        op(Get, "/v1/webhook-endpoints/{id}/deliveries", "listWebhookDeliveries", "webhooks", "Deliveries to an endpoint")
-            .query(with(paging(), vec![status_q(&["pending", "retrying", "delivered", "failed"])]))
-            .ok(200, json::<dto::WebhookDeliveryList>()),
-        op(Post, "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry", "retryWebhookDelivery", "webhooks", "Send a delivery again now")
-            .ok(200, json::<dto::WebhookDeliveryResponse>()),
-        op(Get, "/v1/events", "listEvents", "webhooks", "The event log, newest first")
-            .query(with(with(paging(), vec![q("type", prim(Type::String), "Only this event type")]), time_range()))
-            .ok(200, json::<dto::EventList>()),
-        op(Get, "/v1/events/{id}", "getEvent", "webhooks", "An event").ok(200, json::<dto::EventResponse>()),
+        op(
+            Post,
+            "/v1/webhook-endpoints",
+            "createWebhookEndpoint",
+            "webhooks",
+            "Register an endpoint (its secret is shown once)",
+        )
+        .body(body::<dto::CreateWebhookEndpoint>())
+        .ok(201, json::<dto::WebhookEndpointResponse>()),
+        op(
+            Get,
+            "/v1/webhook-endpoints",
+            "listWebhookEndpoints",
+            "webhooks",
+            "List endpoints",
+        )
+        .query(paging())
+        .ok(200, json::<dto::WebhookEndpointList>()),
+        op(
+            Get,
+            "/v1/webhook-endpoints/{id}",
+            "getWebhookEndpoint",
+            "webhooks",
+            "An endpoint",
+        )
+        .ok(200, json::<dto::WebhookEndpointResponse>()),
+        op(
+            Patch,
+            "/v1/webhook-endpoints/{id}",
+            "updateWebhookEndpoint",
+            "webhooks",
+            "Change url, events, description or enabled",
+        )
+        .body(body::<dto::UpdateWebhookEndpoint>())
+        .ok(200, json::<dto::WebhookEndpointResponse>()),
+        op(
+            Delete,
+            "/v1/webhook-endpoints/{id}",
+            "deleteWebhookEndpoint",
+            "webhooks",
+            "Delete an endpoint",
+        )
+        .ok(200, json::<dto::WebhookEndpointResponse>()),
+        op(
+            Post,
+            "/v1/webhook-endpoints/{id}/rotate-secret",
+            "rotateWebhookSecret",
+            "webhooks",
+            "New secret; the old one also signs during the grace period",
+        )
+        .ok(200, json::<dto::WebhookEndpointResponse>()),
+        op(
+            Post,
+            "/v1/webhook-endpoints/{id}/test",
+            "testWebhookEndpoint",
+            "webhooks",
+            "Queue a webhook.test event to this endpoint",
+        )
+        .ok(201, json::<dto::WebhookTestResult>()),
+        op(
+            Get,
+            "/v1/webhook-endpoints/{id}/deliveries",
+            "listWebhookDeliveries",
+            "webhooks",
+            "Deliveries to an endpoint",
+        )
+        .query(with(
+            paging(),
+            vec![status_q(&["pending", "retrying", "delivered", "failed"])],
+        ))
+        .ok(200, json::<dto::WebhookDeliveryList>()),
+        op(
+            Post,
+            "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry",
+            "retryWebhookDelivery",
+            "webhooks",
+            "Send a delivery again now",
+        )
+        .ok(200, json::<dto::WebhookDeliveryResponse>()),
+        op(
+            Get,
+            "/v1/events",
+            "listEvents",
+            "webhooks",
+            "The event log, newest first",
+        )
+        .query(with(
+            with(
+                paging(),
+                vec![q("type", prim(Type::String), "Only this event type")],
+            ),
+            time_range(),
+        ))
+        .ok(200, json::<dto::EventList>()),
+        op(Get, "/v1/events/{id}", "getEvent", "webhooks", "An event")
+            .ok(200, json::<dto::EventResponse>()),
         // Stripe.
         op(
             Post,

@@ -2,8 +2,8 @@
 
 use futures_util::Stream;
 use refgrow_types::api::{
-    Commission, CommissionList, CommissionResponse, CreateCommission,
-    ReversalResult, UpdateCommissionStatus,
+    Commission, CommissionList, CommissionResponse, CreateCommission, ReversalResult,
+    UpdateCommissionStatus,
 };
 use refgrow_types::CommissionId;
 use reqwest::Method;

@@ -75,6 +75,32 @@ pub struct NewCommission<'a> {
 /// Inserts a commission, files it in the rollups and records `commission.created`.
 /// A duplicate dedupe key is a unique violation the caller handles.
 pub fn insert(c: &mut DbConn, n: NewCommission<'_>, now: i64) -> Result<CommissionRow, ApiError> {
+    let row = insert_row(c, n, now)?;
+    rollups::add(
+        c,
+        &row.program_id,
+        &row.affiliate_id,
+        now,
+        &row.currency,
+        Delta::status(&row.status, row.amount_minor),
+    )?;
+    events::record(
+        c,
+        &row.program_id,
+        "commission.created",
+        &serde_json::json!({"commission": to_dto(&row)}),
+        now,
+    )?;
+    Ok(row)
+}
+
+/// The row of [`insert`] alone: the caller files the rollups and records the event (the
+/// sale path does both together with the conversion's, in fewer statements).
+pub fn insert_row(
+    c: &mut DbConn,
+    n: NewCommission<'_>,
+    now: i64,
+) -> Result<CommissionRow, ApiError> {
     let status = if n.approved { "approved" } else { "pending" };
     let row = CommissionRow {
         id: new_id(CommissionId::PREFIX),
@@ -102,21 +128,6 @@ pub fn insert(c: &mut DbConn, n: NewCommission<'_>, now: i64) -> Result<Commissi
         reversed_at: None,
     };
     store::insert(c, &row)?;
-    rollups::add(
-        c,
-        &row.program_id,
-        &row.affiliate_id,
-        now,
-        &row.currency,
-        Delta::status(status, row.amount_minor),
-    )?;
-    events::record(
-        c,
-        &row.program_id,
-        "commission.created",
-        &serde_json::json!({"commission": to_dto(&row)}),
-        now,
-    )?;
     Ok(row)
 }
 

@@ -156,7 +156,7 @@ pub fn record_sale(
     let approved = prog.hold_days <= 0;
     let mut created = Vec::new();
     if earns && pricing.affiliate.minor > 0 {
-        created.push(commissions::insert(
+        created.push(commissions::insert_row(
             c,
             NewCommission {
                 program_id: &prog.id,
@@ -182,7 +182,7 @@ pub fn record_sale(
     ) {
         let parent = affiliate_store::find(c, &prog.id, parent_id)?;
         if let Some(parent) = parent.filter(|p| p.status == "active") {
-            created.push(commissions::insert(
+            created.push(commissions::insert_row(
                 c,
                 NewCommission {
                     program_id: &prog.id,
@@ -205,18 +205,21 @@ pub fn record_sale(
     if earns {
         affiliate_store::bump_counters(c, &aff.id, 0, 0, 1)?;
     }
-    rollups::add(
-        c,
-        &prog.id,
-        &aff.id,
-        now,
-        &row.currency,
-        Delta {
-            conversions: i64::from(earns),
-            revenue: row.amount_minor,
-            ..Delta::default()
-        },
-    )?;
+    // The rollups: the sale and, in one update where they share the row, its commissions.
+    let mut sale_delta = Delta {
+        conversions: i64::from(earns),
+        revenue: row.amount_minor,
+        ..Delta::default()
+    };
+    for cm in &created {
+        let d = Delta::status(&cm.status, cm.amount_minor);
+        if cm.affiliate_id == aff.id && cm.currency == row.currency {
+            sale_delta = sale_delta.plus(d);
+        } else {
+            rollups::add(c, &prog.id, &cm.affiliate_id, now, &cm.currency, d)?;
+        }
+    }
+    rollups::add(c, &prog.id, &aff.id, now, &row.currency, sale_delta)?;
     if let Some(mut cu) = sale.customer {
         if cu.first_payment_at.is_none() {
             cu.first_payment_at = Some(now);
@@ -224,13 +227,16 @@ pub fn record_sale(
         }
     }
     let dto = to_dto(&row, &created);
-    events::record(
-        c,
-        &prog.id,
+    let mut batch: Vec<(&str, String)> = Vec::with_capacity(created.len() + 1);
+    for cm in &created {
+        let payload = serde_json::json!({"commission": commissions::to_dto(cm)});
+        batch.push(("commission.created", payload.to_string()));
+    }
+    batch.push((
         "conversion.created",
-        &serde_json::json!({ "conversion": dto }),
-        now,
-    )?;
+        serde_json::json!({ "conversion": dto }).to_string(),
+    ));
+    events::record_all(c, &prog.id, &batch, now)?;
     Ok(Recorded {
         conversion: row,
         commissions: created,

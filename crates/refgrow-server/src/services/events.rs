@@ -38,41 +38,58 @@ pub fn record<T: Serialize>(
     data: &T,
     now: i64,
 ) -> Result<String, ApiError> {
-    let id = new_id(EventId::PREFIX);
     let payload = serde_json::to_string(data).map_err(ApiError::internal)?;
-    diesel::insert_into(events::table)
-        .values((
-            events::id.eq(&id),
-            events::program_id.eq(program_id),
-            events::event_type.eq(event_type),
-            events::payload.eq(&payload),
-            events::created_at.eq(now),
-        ))
-        .execute(c)?;
+    let mut ids = record_all(c, program_id, &[(event_type, payload)], now)?;
+    ids.pop()
+        .ok_or_else(|| ApiError::internal("no event recorded"))
+}
+
+/// Records several events of one change (in order) and queues their deliveries, reading the
+/// program's endpoints once. Returns the event ids.
+pub fn record_all(
+    c: &mut DbConn,
+    program_id: &str,
+    batch: &[(&str, String)],
+    now: i64,
+) -> Result<Vec<String>, ApiError> {
     let endpoints: Vec<(String, Option<String>)> = webhook_endpoints::table
         .filter(webhook_endpoints::program_id.eq(program_id))
         .filter(webhook_endpoints::enabled.eq(true))
         .select((webhook_endpoints::id, webhook_endpoints::event_types))
         .load(c)?;
-    for (endpoint_id, filter) in endpoints {
-        if !subscribed(filter.as_deref(), event_type) {
-            continue;
-        }
-        diesel::insert_into(webhook_deliveries::table)
+    let mut ids = Vec::with_capacity(batch.len());
+    for (event_type, payload) in batch {
+        let id = new_id(EventId::PREFIX);
+        diesel::insert_into(events::table)
             .values((
-                webhook_deliveries::id.eq(new_id("del_")),
-                webhook_deliveries::program_id.eq(program_id),
-                webhook_deliveries::endpoint_id.eq(&endpoint_id),
-                webhook_deliveries::event_id.eq(&id),
-                webhook_deliveries::status.eq("pending"),
-                webhook_deliveries::attempts.eq(0),
-                webhook_deliveries::next_attempt_at.eq(now),
-                webhook_deliveries::created_at.eq(now),
-                webhook_deliveries::updated_at.eq(now),
+                events::id.eq(&id),
+                events::program_id.eq(program_id),
+                events::event_type.eq(*event_type),
+                events::payload.eq(payload),
+                events::created_at.eq(now),
             ))
             .execute(c)?;
+        for (endpoint_id, filter) in &endpoints {
+            if !subscribed(filter.as_deref(), event_type) {
+                continue;
+            }
+            diesel::insert_into(webhook_deliveries::table)
+                .values((
+                    webhook_deliveries::id.eq(new_id("del_")),
+                    webhook_deliveries::program_id.eq(program_id),
+                    webhook_deliveries::endpoint_id.eq(endpoint_id),
+                    webhook_deliveries::event_id.eq(&id),
+                    webhook_deliveries::status.eq("pending"),
+                    webhook_deliveries::attempts.eq(0),
+                    webhook_deliveries::next_attempt_at.eq(now),
+                    webhook_deliveries::created_at.eq(now),
+                    webhook_deliveries::updated_at.eq(now),
+                ))
+                .execute(c)?;
+        }
+        ids.push(id);
     }
-    Ok(id)
+    Ok(ids)
 }
 
 /// Whether an endpoint's filter (a JSON array of types, or none for all) takes a type.

@@ -18,7 +18,9 @@ fn registered_routes() -> BTreeSet<(String, String)> {
         let mut rest = text.as_str();
         while let Some(i) = rest.find(".route(") {
             rest = rest[i + 7..].trim_start();
-            let Some(stripped) = rest.strip_prefix('"') else { continue };
+            let Some(stripped) = rest.strip_prefix('"') else {
+                continue;
+            };
             rest = stripped;
             let end = rest.find('"').unwrap();
             let route = &rest[..end];
