@@ -62,6 +62,8 @@ pub struct Op {
     pub query: Vec<Query>,
     /// Whether the API key is required.
     pub auth: bool,
+    /// Another success status with the same body.
+    pub also: Option<u16>,
 }
 
 fn schema_ref<T: ToSchema>() -> RefOr<Schema> {
@@ -165,6 +167,7 @@ fn op(
         answer: Answer::Other("application/json"),
         query: Vec::new(),
         auth: path.starts_with("/v1/"),
+        also: None,
     }
 }
 
@@ -180,6 +183,10 @@ impl Op {
     }
     fn query(mut self, q: Vec<Query>) -> Op {
         self.query = q;
+        self
+    }
+    fn also(mut self, status: u16) -> Op {
+        self.also = Some(status);
         self
     }
     fn public(mut self) -> Op {
@@ -564,6 +571,104 @@ pub fn operations() -> Vec<Op> {
         )
         .body(body::<dto::UpdateCommissionStatus>())
         .ok(200, json::<dto::CommissionResponse>()),
+        // Payouts and stats.
+        op(
+            Post,
+            "/v1/payouts",
+            "createPayoutRun",
+            "payouts",
+            "Group approved commissions and open clawbacks into payouts (200 when nothing is due)",
+        )
+        .body(optional_body::<dto::CreatePayoutRun>())
+        .ok(201, json::<dto::PayoutRun>())
+        .also(200),
+        op(Get, "/v1/payouts", "listPayouts", "payouts", "List payouts")
+            .query(with(
+                paging(),
+                vec![
+                    status_q(&["pending", "paid"]),
+                    q("affiliateId", prim(Type::String), "Only this affiliate's"),
+                ],
+            ))
+            .ok(200, json::<dto::PayoutList>()),
+        op(
+            Get,
+            "/v1/payouts/{id}",
+            "getPayout",
+            "payouts",
+            "A payout with its commissions",
+        )
+        .ok(200, json::<dto::PayoutResponse>()),
+        op(
+            Post,
+            "/v1/payouts/{id}/paid",
+            "markPayoutPaid",
+            "payouts",
+            "Mark a payout and its commissions paid",
+        )
+        .body(optional_body::<dto::MarkPayoutPaid>())
+        .ok(200, json::<dto::PayoutResponse>()),
+        op(
+            Get,
+            "/v1/payouts/{id}/export.csv",
+            "exportPayout",
+            "payouts",
+            "A payout as a PayPal or Wise mass-payment CSV",
+        )
+        .query(vec![q(
+            "format",
+            enum_of(&["paypal", "wise"]),
+            "File format (default paypal)",
+        )])
+        .ok(200, Answer::Other("text/csv")),
+        op(
+            Get,
+            "/v1/payouts/export.csv",
+            "exportPayouts",
+            "payouts",
+            "Payouts as a PayPal or Wise mass-payment CSV",
+        )
+        .query(vec![
+            q(
+                "format",
+                enum_of(&["paypal", "wise"]),
+                "File format (default paypal)",
+            ),
+            status_q(&["pending", "paid"]),
+        ])
+        .ok(200, Answer::Other("text/csv")),
+        op(
+            Get,
+            "/v1/affiliates/{id}/stats",
+            "getAffiliateStats",
+            "stats",
+            "An affiliate's totals and time series",
+        )
+        .query(with(
+            time_range(),
+            vec![q(
+                "interval",
+                enum_of(&["day", "week", "month"]),
+                "Bucket size (default day)",
+            )],
+        ))
+        .ok(200, json::<dto::AffiliateStats>()),
+        op(
+            Get,
+            "/v1/reports/summary",
+            "getProgramSummary",
+            "stats",
+            "The program's totals, time series and top affiliates",
+        )
+        .query(with(
+            time_range(),
+            vec![q(
+                "interval",
+                enum_of(&["day", "week", "month"]),
+                "Bucket size (default day)",
+            )],
+        ))
+        .ok(200, json::<dto::ProgramSummary>()),
         // Webhooks and events.
         op(
             Post,
@@ -664,7 +769,7 @@ pub fn operations() -> Vec<Op> {
         // Stripe.
         op(
             Post,
-            "/v1/integrations/stripe/{programId}/webhook",
+            "/v1/integrations/stripe/{program_id}/webhook",
             "stripeWebhook",
             "stripe",
             "Stripe events, signed with the program's Stripe secret",
@@ -774,7 +879,11 @@ fn build() -> OpenApi {
                 .content(ct, ContentBuilder::new().build()),
             Answer::Empty => ResponseBuilder::new().description("Success, no body"),
         };
-        b = b.response(o.status.to_string(), ok.build());
+        let ok = ok.build();
+        if let Some(also) = o.also {
+            b = b.response(also.to_string(), ok.clone());
+        }
+        b = b.response(o.status.to_string(), ok);
         for (status, text) in ERROR_STATUSES {
             if !o.auth && matches!(status, 401 | 403 | 429) {
                 continue;
@@ -844,6 +953,13 @@ fn build() -> OpenApi {
         .schema_from::<dto::CommissionResponse>()
         .schema_from::<dto::ReversalResult>()
         .schema_from::<dto::UpdateCommissionStatus>()
+        .schema_from::<dto::CreatePayoutRun>()
+        .schema_from::<dto::PayoutRun>()
+        .schema_from::<dto::PayoutList>()
+        .schema_from::<dto::PayoutResponse>()
+        .schema_from::<dto::MarkPayoutPaid>()
+        .schema_from::<dto::AffiliateStats>()
+        .schema_from::<dto::ProgramSummary>()
         .schema_from::<dto::CreateWebhookEndpoint>()
         .schema_from::<dto::UpdateWebhookEndpoint>()
         .schema_from::<dto::WebhookEndpointResponse>()
