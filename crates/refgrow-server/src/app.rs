@@ -127,8 +127,11 @@ pub fn app_factory(
                     .metrics
                     .observe(&method, &route, res.status().as_u16(), started.elapsed());
                 let auth = res.request().extensions().get::<Auth>().cloned();
+                // Click tracking is not repeated in the audit log: each click is its own
+                // append-only row (the clicks table), and auditing it would double its writes.
+                let audited = mutating && route != "/v1/referrals/track";
                 match auth {
-                    Some(auth) if mutating => {
+                    Some(auth) if audited => {
                         Ok(audit(&state, auth, &method, &route, &rid, res).await)
                     }
                     _ => Ok(res.map_into_boxed_body()),

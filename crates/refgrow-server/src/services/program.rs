@@ -61,7 +61,54 @@ pub fn create(
 
 /// The program of the caller's key.
 pub fn load(c: &mut DbConn, program_id: &str) -> Result<ProgramRow, ApiError> {
-    programs::find(c, program_id)?.ok_or_else(|| ApiError::not_found("program"))
+    if matches!(c, DbConn::Sqlite(_)) {
+        if let Some(row) = cache::get(program_id) {
+            return Ok(row);
+        }
+    }
+    let row = programs::find(c, program_id)?.ok_or_else(|| ApiError::not_found("program"))?;
+    if matches!(c, DbConn::Sqlite(_)) {
+        cache::put(&row);
+    }
+    Ok(row)
+}
+
+/// Programs by id, on SQLite only: there one server process owns the file and every change
+/// of a program goes through [`update`], which clears the cache, so it is exact (the command
+/// line only creates programs, whose new ids cannot be cached yet). A write batch that fails
+/// to commit clears it too. PostgreSQL, with its replicas, always reads the row.
+pub mod cache {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+
+    use crate::db::programs::ProgramRow;
+
+    fn map() -> &'static Mutex<HashMap<String, ProgramRow>> {
+        static MAP: OnceLock<Mutex<HashMap<String, ProgramRow>>> = OnceLock::new();
+        MAP.get_or_init(Default::default)
+    }
+
+    /// A cached program.
+    pub fn get(id: &str) -> Option<ProgramRow> {
+        map().lock().ok()?.get(id).cloned()
+    }
+
+    /// Remembers a program.
+    pub fn put(row: &ProgramRow) {
+        if let Ok(mut m) = map().lock() {
+            if m.len() >= 10_000 {
+                m.clear();
+            }
+            m.insert(row.id.clone(), row.clone());
+        }
+    }
+
+    /// Forgets every program.
+    pub fn clear() {
+        if let Ok(mut m) = map().lock() {
+            m.clear();
+        }
+    }
 }
 
 /// The program's currency.
@@ -223,6 +270,7 @@ pub fn update(
         };
     }
     row.updated_at = now;
+    cache::clear();
     programs::update(c, &row)?;
     Ok(row)
 }
