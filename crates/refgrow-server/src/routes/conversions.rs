@@ -66,6 +66,7 @@ fn convert_in_tx(
     c: &mut DbConn,
     program_id: &str,
     body: &CreateConversion,
+    hint: Option<&str>,
     request_hash: String,
     now: i64,
 ) -> Result<Answer, ApiError> {
@@ -87,8 +88,19 @@ fn convert_in_tx(
         affiliate_store::find(c, &prog.id, &aff_id)?
             .ok_or_else(|| ApiError::not_found("affiliate"))?
     } else if let Some(code) = &body.referral_code {
-        affiliate_store::find_by_code(c, &prog.id, code.as_str())?
-            .ok_or_else(|| ApiError::not_found("affiliate with this referral code"))?
+        // The code was resolved through the click path's cache; the row is read by its
+        // primary key and must still carry the code (else it is looked up by code).
+        let by_id = match hint {
+            Some(id) => {
+                affiliate_store::find(c, &prog.id, id)?.filter(|a| a.referral_code == code.as_str())
+            }
+            None => None,
+        };
+        match by_id {
+            Some(a) => a,
+            None => affiliate_store::find_by_code(c, &prog.id, code.as_str())?
+                .ok_or_else(|| ApiError::not_found("affiliate with this referral code"))?,
+        }
     } else if let Some(key) = &body.customer_key {
         let cu = customer_store::find_by_key(c, &prog.id, key)?
             .ok_or_else(|| ApiError::not_found("customer"))?;
@@ -229,8 +241,16 @@ async fn convert(
     let hash = sale_hash("convert", &body)?;
     let now = state.clock.now_ms();
     let program_id = auth.program_id.clone();
+    let hint = match &body.referral_code {
+        Some(code) => state
+            .clicks
+            .resolve(&state.db, Some(&auth.program_id), code.as_str())
+            .await?
+            .map(|r| r.affiliate_id),
+        None => None,
+    };
     write_once(&state, &req, &auth.program_id, print, move |c| {
-        convert_in_tx(c, &program_id, &body, hash, now)
+        convert_in_tx(c, &program_id, &body, hint.as_deref(), hash, now)
     })
     .await
 }
