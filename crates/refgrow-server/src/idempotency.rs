@@ -9,7 +9,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
-use diesel::Connection;
 use refgrow_types::error::Envelope;
 use serde::Serialize;
 
@@ -106,32 +105,31 @@ where
     let answer = state
         .db
         .write(move |c| {
-            c.transaction(|c| {
-                if let Some(k) = &key {
-                    match claim(c, &program_id, k, &fingerprint, now)? {
-                        Claim::Fresh => {}
-                        Claim::Replay(status, body) => {
-                            let status = if status == 201 { 200 } else { status };
-                            return Ok(Answer {
-                                status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
-                                body,
-                                replayed: true,
-                            });
-                        }
-                        Claim::Mismatch => {
-                            return Err(ApiError::conflict(
-                                "This Idempotency-Key was already used with a different request",
-                            )
-                            .with_details(serde_json::json!({"field": "Idempotency-Key", "issue": "reused with another body"})));
-                        }
+            // `Db::write` runs this in a transaction (a savepoint of a group commit on SQLite).
+            if let Some(k) = &key {
+                match claim(c, &program_id, k, &fingerprint, now)? {
+                    Claim::Fresh => {}
+                    Claim::Replay(status, body) => {
+                        let status = if status == 201 { 200 } else { status };
+                        return Ok(Answer {
+                            status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                            body,
+                            replayed: true,
+                        });
+                    }
+                    Claim::Mismatch => {
+                        return Err(ApiError::conflict(
+                            "This Idempotency-Key was already used with a different request",
+                        )
+                        .with_details(serde_json::json!({"field": "Idempotency-Key", "issue": "reused with another body"})));
                     }
                 }
-                let answer = work(c)?;
-                if let Some(k) = &key {
-                    save(c, &program_id, k, answer.status.as_u16(), &answer.body)?;
-                }
-                Ok(answer)
-            })
+            }
+            let answer = work(c)?;
+            if let Some(k) = &key {
+                save(c, &program_id, k, answer.status.as_u16(), &answer.body)?;
+            }
+            Ok(answer)
         })
         .await?;
     Ok(answer.into_response())

@@ -9,7 +9,7 @@ use super::DbConn;
 
 /// A stored affiliate.
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset, Identifiable)]
-#[diesel(table_name = affiliates, treat_none_as_null = true)]
+#[diesel(table_name = affiliates, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct AffiliateRow {
     /// `aff_…`.
     pub id: String,
@@ -51,10 +51,10 @@ pub struct AffiliateRow {
 
 /// Inserts an affiliate.
 pub fn insert(c: &mut DbConn, row: &AffiliateRow) -> QueryResult<()> {
-    diesel::insert_into(affiliates::table)
+    super::direct!(c, |c| diesel::insert_into(affiliates::table)
         .values(row)
         .execute(c)
-        .map(|_| ())
+        .map(|_| ()))
 }
 
 /// Writes every column back.
@@ -67,11 +67,11 @@ pub fn update(c: &mut DbConn, row: &AffiliateRow) -> QueryResult<()> {
 
 /// An affiliate of the program.
 pub fn find(c: &mut DbConn, program_id: &str, id: &str) -> QueryResult<Option<AffiliateRow>> {
-    affiliates::table
+    super::direct!(c, |c| affiliates::table
         .find(id)
         .filter(affiliates::program_id.eq(program_id))
         .first(c)
-        .optional()
+        .optional())
 }
 
 /// An affiliate of the program by referral code (upper-case).
@@ -169,12 +169,12 @@ pub fn bump_counters(
     signups: i64,
     conversions: i64,
 ) -> QueryResult<()> {
-    diesel::update(affiliates::table.find(id))
+    super::direct!(c, |c| diesel::update(affiliates::table.find(id))
         .set((
             affiliates::click_count.eq(affiliates::click_count + clicks),
             affiliates::signup_count.eq(affiliates::signup_count + signups),
             affiliates::conversion_count.eq(affiliates::conversion_count + conversions),
         ))
         .execute(c)
-        .map(|_| ())
+        .map(|_| ()))
 }

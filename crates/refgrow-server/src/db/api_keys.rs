@@ -7,7 +7,7 @@ use super::DbConn;
 
 /// A stored key.
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = api_keys)]
+#[diesel(table_name = api_keys, treat_none_as_default_value = false)]
 pub struct ApiKeyRow {
     /// `key_…`.
     pub id: String,

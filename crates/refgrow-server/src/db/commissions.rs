@@ -7,7 +7,7 @@ use super::DbConn;
 
 /// A stored commission.
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset, Identifiable)]
-#[diesel(table_name = commissions, treat_none_as_null = true)]
+#[diesel(table_name = commissions, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct CommissionRow {
     /// `comm_…`.
     pub id: String,
@@ -59,10 +59,10 @@ pub struct CommissionRow {
 
 /// Inserts a commission.
 pub fn insert(c: &mut DbConn, row: &CommissionRow) -> QueryResult<()> {
-    diesel::insert_into(commissions::table)
+    super::direct!(c, |c| diesel::insert_into(commissions::table)
         .values(row)
         .execute(c)
-        .map(|_| ())
+        .map(|_| ()))
 }
 
 /// Writes every column back.
@@ -97,11 +97,11 @@ pub fn find_by_dedupe(
 
 /// The commissions of a conversion (sale and second tier), oldest first.
 pub fn of_conversion(c: &mut DbConn, conversion_id: &str) -> QueryResult<Vec<CommissionRow>> {
-    commissions::table
+    super::direct!(c, |c| commissions::table
         .filter(commissions::conversion_id.eq(conversion_id))
         .filter(commissions::kind.ne("adjustment"))
         .order((commissions::created_at.asc(), commissions::id.asc()))
-        .load(c)
+        .load(c))
 }
 
 /// The sum of the adjustments already taken from a commission (negative or zero).

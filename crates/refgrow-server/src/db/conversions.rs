@@ -7,7 +7,7 @@ use super::DbConn;
 
 /// A stored conversion (a sale or a transaction).
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset, Identifiable)]
-#[diesel(table_name = conversions, treat_none_as_null = true)]
+#[diesel(table_name = conversions, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct ConversionRow {
     /// `conv_…`.
     pub id: String,
@@ -45,10 +45,10 @@ pub struct ConversionRow {
 
 /// Inserts a conversion.
 pub fn insert(c: &mut DbConn, row: &ConversionRow) -> QueryResult<()> {
-    diesel::insert_into(conversions::table)
+    super::direct!(c, |c| diesel::insert_into(conversions::table)
         .values(row)
         .execute(c)
-        .map(|_| ())
+        .map(|_| ()))
 }
 
 /// Writes every column back.

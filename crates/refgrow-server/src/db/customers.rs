@@ -7,7 +7,7 @@ use super::DbConn;
 
 /// A stored customer.
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset, Identifiable)]
-#[diesel(table_name = customers, treat_none_as_null = true)]
+#[diesel(table_name = customers, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct CustomerRow {
     /// `cus_…`.
     pub id: String,
@@ -53,11 +53,11 @@ pub fn find_by_key(
     program_id: &str,
     key: &str,
 ) -> QueryResult<Option<CustomerRow>> {
-    customers::table
+    super::direct!(c, |c| customers::table
         .filter(customers::program_id.eq(program_id))
         .filter(customers::customer_key.eq(key))
         .first(c)
-        .optional()
+        .optional())
 }
 
 /// A customer of the program by Stripe customer id.

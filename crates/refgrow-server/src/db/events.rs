@@ -8,7 +8,7 @@ use super::DbConn;
 
 /// A stored event.
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = events)]
+#[diesel(table_name = events, treat_none_as_default_value = false)]
 pub struct EventRow {
     /// `evt_…`.
     pub id: String,

@@ -29,7 +29,7 @@ pub fn claim(
     now: i64,
 ) -> QueryResult<Claim> {
     let inserted = super::guarded(c, |c| {
-        diesel::insert_into(ik::table)
+        super::direct!(c, |c| diesel::insert_into(ik::table)
             .values((
                 ik::program_id.eq(program_id),
                 ik::idem_key.eq(key),
@@ -38,7 +38,7 @@ pub fn claim(
                 ik::response_body.eq(""),
                 ik::created_at.eq(now),
             ))
-            .execute(c)
+            .execute(c))
     });
     match inserted {
         Ok(_) => Ok(Claim::Fresh),
@@ -66,7 +66,7 @@ pub fn save(
     status: u16,
     body: &str,
 ) -> QueryResult<()> {
-    diesel::update(
+    super::direct!(c, |c| diesel::update(
         ik::table
             .filter(ik::program_id.eq(program_id))
             .filter(ik::idem_key.eq(key)),
@@ -76,5 +76,5 @@ pub fn save(
         ik::response_body.eq(body),
     ))
     .execute(c)
-    .map(|_| ())
+    .map(|_| ()))
 }

@@ -19,7 +19,7 @@ pub const CANCELLED: &str = "cancelled";
 
 /// A stored invitation.
 #[derive(Debug, Clone, Queryable, Insertable, Identifiable)]
-#[diesel(table_name = invitations)]
+#[diesel(table_name = invitations, treat_none_as_default_value = false)]
 pub struct InvitationRow {
     /// `inv_…`.
     pub id: String,

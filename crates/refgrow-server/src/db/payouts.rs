@@ -10,7 +10,7 @@ use super::DbConn;
 
 /// A stored payout.
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset, Identifiable)]
-#[diesel(table_name = payouts, treat_none_as_null = true)]
+#[diesel(table_name = payouts, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct PayoutRow {
     /// `po_…`.
     pub id: String,

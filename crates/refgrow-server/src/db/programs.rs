@@ -7,7 +7,7 @@ use super::DbConn;
 
 /// A stored program.
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset, Identifiable)]
-#[diesel(table_name = programs, treat_none_as_null = true)]
+#[diesel(table_name = programs, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct ProgramRow {
     /// `prog_…`.
     pub id: String,

@@ -1,5 +1,9 @@
 //! The `daily_stats` table: per affiliate, per UTC day, per currency, kept current by every
 //! write that changes a count or an amount. Stats endpoints read only this.
+//!
+//! Beside each affiliate's rows, the rows of affiliate id [`PROGRAM_ROW`] (`*`, which no
+//! affiliate id can be) hold the whole program's sums, kept by the same writes, so the
+//! program report reads one row per day and currency whatever the number of affiliates.
 
 use std::collections::HashMap;
 
@@ -67,8 +71,10 @@ pub fn day_of(ms: i64) -> i64 {
     ms.div_euclid(DAY_MS)
 }
 
-/// Adds a delta to a rollup row, creating it when missing (update first, then insert; a
-/// concurrent insert from another replica is caught and the update retried).
+/// The affiliate id of the rows that hold the whole program's sums.
+pub const PROGRAM_ROW: &str = "*";
+
+/// Adds a delta to an affiliate's rollup row of a day and to the program's.
 pub fn add(
     c: &mut DbConn,
     program_id: &str,
@@ -78,13 +84,27 @@ pub fn add(
     d: Delta,
 ) -> QueryResult<()> {
     let day = day_of(at_ms);
+    add_row(c, program_id, affiliate_id, day, currency, d)?;
+    add_row(c, program_id, PROGRAM_ROW, day, currency, d)
+}
+
+/// Adds a delta to one rollup row, creating it when missing (update first, then insert; a
+/// concurrent insert from another replica is caught and the update retried).
+fn add_row(
+    c: &mut DbConn,
+    program_id: &str,
+    affiliate_id: &str,
+    day: i64,
+    currency: &str,
+    d: Delta,
+) -> QueryResult<()> {
     for _ in 0..3 {
         let key = ds::table
             .filter(ds::program_id.eq(program_id))
             .filter(ds::affiliate_id.eq(affiliate_id))
             .filter(ds::day.eq(day))
             .filter(ds::currency.eq(currency));
-        let n = diesel::update(key)
+        let n = super::direct!(c, |c| diesel::update(key)
             .set((
                 ds::clicks.eq(ds::clicks + d.clicks),
                 ds::signups.eq(ds::signups + d.signups),
@@ -96,12 +116,12 @@ pub fn add(
                 ds::paid_minor.eq(ds::paid_minor + d.paid),
                 ds::reversed_minor.eq(ds::reversed_minor + d.reversed),
             ))
-            .execute(c)?;
+            .execute(c))?;
         if n > 0 {
             return Ok(());
         }
         let inserted = super::guarded(c, |c| {
-            diesel::insert_into(ds::table)
+            super::direct!(c, |c| diesel::insert_into(ds::table)
                 .values((
                     ds::program_id.eq(program_id),
                     ds::affiliate_id.eq(affiliate_id),
@@ -117,7 +137,7 @@ pub fn add(
                     ds::paid_minor.eq(d.paid),
                     ds::reversed_minor.eq(d.reversed),
                 ))
-                .execute(c)
+                .execute(c))
         });
         match inserted {
             Ok(_) => return Ok(()),
@@ -128,30 +148,23 @@ pub fn add(
     Err(diesel::result::Error::RollbackTransaction)
 }
 
-/// Adds a batch of clicks, one row update per affiliate and day.
+/// Adds a batch of clicks, one row update per affiliate and day (and one per program and day).
 pub fn add_clicks(c: &mut DbConn, batch: &[ClickRow]) -> QueryResult<()> {
     let mut groups: HashMap<(&str, &str, i64), i64> = HashMap::new();
     for click in batch {
+        let day = day_of(click.created_at);
+        let program = click.program_id.as_str();
         *groups
-            .entry((
-                click.program_id.as_str(),
-                click.affiliate_id.as_str(),
-                day_of(click.created_at),
-            ))
+            .entry((program, click.affiliate_id.as_str(), day))
             .or_default() += 1;
+        *groups.entry((program, PROGRAM_ROW, day)).or_default() += 1;
     }
     for ((program, affiliate, day), n) in groups {
-        add(
-            c,
-            program,
-            affiliate,
-            day * DAY_MS,
-            "",
-            Delta {
-                clicks: n,
-                ..Delta::default()
-            },
-        )?;
+        let d = Delta {
+            clicks: n,
+            ..Delta::default()
+        };
+        add_row(c, program, affiliate, day, "", d)?;
     }
     Ok(())
 }
@@ -159,18 +172,19 @@ pub fn add_clicks(c: &mut DbConn, batch: &[ClickRow]) -> QueryResult<()> {
 /// One row of rollups as read back: (day, currency, delta).
 pub type RollupRow = (i64, String, Delta);
 
-/// Rollups of one affiliate (or the whole program when `affiliate_id` is None) between two
-/// days, inclusive.
+/// Rollups of one affiliate (or of the whole program with [`PROGRAM_ROW`]) between two days,
+/// inclusive: a range of the primary key.
 pub fn range(
     c: &mut DbConn,
     program_id: &str,
-    affiliate_id: Option<&str>,
+    affiliate_id: &str,
     from_day: i64,
     to_day: i64,
 ) -> QueryResult<Vec<RollupRow>> {
     type Row = (i64, String, i64, i64, i64, i64, i64, i64, i64, i64, i64);
-    let mut q = ds::table
-        .filter(ds::program_id.eq(program_id.to_string()))
+    let rows: Vec<Row> = super::direct!(c, |c| ds::table
+        .filter(ds::program_id.eq(program_id))
+        .filter(ds::affiliate_id.eq(affiliate_id))
         .filter(ds::day.ge(from_day))
         .filter(ds::day.le(to_day))
         .select((
@@ -186,11 +200,7 @@ pub fn range(
             ds::paid_minor,
             ds::reversed_minor,
         ))
-        .into_boxed();
-    if let Some(a) = affiliate_id {
-        q = q.filter(ds::affiliate_id.eq(a.to_string()));
-    }
-    let rows: Vec<Row> = q.load(c)?;
+        .load(c))?;
     Ok(rows
         .into_iter()
         .map(|r| {

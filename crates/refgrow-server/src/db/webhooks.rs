@@ -27,7 +27,7 @@ pub const FAILED: &str = "failed";
 
 /// A stored endpoint.
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = webhook_endpoints)]
+#[diesel(table_name = webhook_endpoints, treat_none_as_default_value = false)]
 pub struct EndpointRow {
     /// `we_…`.
     pub id: String,
@@ -59,7 +59,7 @@ pub struct EndpointRow {
 
 /// A stored delivery.
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = webhook_deliveries)]
+#[diesel(table_name = webhook_deliveries, treat_none_as_default_value = false)]
 pub struct DeliveryRow {
     /// `del_…`.
     pub id: String,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::db::affiliates::AffiliateRow;
 use crate::db::programs::ProgramRow;
 use crate::db::schema::{events, webhook_deliveries, webhook_endpoints};
-use crate::db::DbConn;
+use crate::db::{direct, DbConn};
 use crate::error::ApiError;
 use crate::idgen::new_id;
 use crate::services::affiliates;
@@ -52,15 +52,15 @@ pub fn record_all(
     batch: &[(&str, String)],
     now: i64,
 ) -> Result<Vec<String>, ApiError> {
-    let endpoints: Vec<(String, Option<String>)> = webhook_endpoints::table
+    let endpoints: Vec<(String, Option<String>)> = direct!(c, |c| webhook_endpoints::table
         .filter(webhook_endpoints::program_id.eq(program_id))
         .filter(webhook_endpoints::enabled.eq(true))
         .select((webhook_endpoints::id, webhook_endpoints::event_types))
-        .load(c)?;
+        .load(c))?;
     let mut ids = Vec::with_capacity(batch.len());
     for (event_type, payload) in batch {
         let id = new_id(EventId::PREFIX);
-        diesel::insert_into(events::table)
+        direct!(c, |c| diesel::insert_into(events::table)
             .values((
                 events::id.eq(&id),
                 events::program_id.eq(program_id),
@@ -68,12 +68,12 @@ pub fn record_all(
                 events::payload.eq(payload),
                 events::created_at.eq(now),
             ))
-            .execute(c)?;
+            .execute(c))?;
         for (endpoint_id, filter) in &endpoints {
             if !subscribed(filter.as_deref(), event_type) {
                 continue;
             }
-            diesel::insert_into(webhook_deliveries::table)
+            direct!(c, |c| diesel::insert_into(webhook_deliveries::table)
                 .values((
                     webhook_deliveries::id.eq(new_id("del_")),
                     webhook_deliveries::program_id.eq(program_id),
@@ -85,7 +85,7 @@ pub fn record_all(
                     webhook_deliveries::created_at.eq(now),
                     webhook_deliveries::updated_at.eq(now),
                 ))
-                .execute(c)?;
+                .execute(c))?;
         }
         ids.push(id);
     }

@@ -239,7 +239,7 @@ pub fn affiliate(
 ) -> Result<AffiliateStats, ApiError> {
     let prog = program::load(c, program_id)?;
     let aff = affiliates::load(c, &prog.id, affiliate_id)?;
-    let rows = rollups::range(c, &prog.id, Some(&aff.id), r.from_day, r.to_day)?;
+    let rows = rollups::range(c, &prog.id, &aff.id, r.from_day, r.to_day)?;
     let (totals, series) = aggregate(&r, program::currency(&prog), &rows)?;
     Ok(AffiliateStats {
         affiliate_id: AffiliateId::from_trusted(aff.id),
@@ -255,23 +255,20 @@ pub fn affiliate(
 pub fn summary(c: &mut DbConn, program_id: &str, r: Range) -> Result<ProgramSummary, ApiError> {
     let prog = program::load(c, program_id)?;
     let currency = program::currency(&prog);
-    let rows = store::program_by_day(c, &prog.id, r.from_day, r.to_day)?;
+    let rows = rollups::range(c, &prog.id, rollups::PROGRAM_ROW, r.from_day, r.to_day)?;
     let (totals, series) = aggregate(&r, currency, &rows)?;
 
-    // Rank by earnings (pending + approved + paid) in the program currency, then revenue.
+    // Rank by earnings (pending + approved + paid) in the program currency, then revenue,
+    // from the money rows; then read the clicks and signups of the few ranked.
     #[derive(Default)]
     struct Rank {
-        clicks: i64,
-        signups: i64,
         conversions: i64,
         revenue: i64,
         earnings: i64,
     }
     let mut ranks: HashMap<String, Rank> = HashMap::new();
-    for (aff, cur, d) in store::program_by_affiliate(c, &prog.id, r.from_day, r.to_day)? {
+    for (aff, cur, d) in store::money_by_affiliate(c, &prog.id, r.from_day, r.to_day)? {
         let e = ranks.entry(aff).or_default();
-        e.clicks += d.clicks;
-        e.signups += d.signups;
         e.conversions += d.conversions;
         if cur == currency.code() {
             e.revenue += d.revenue;
@@ -294,11 +291,16 @@ pub fn summary(c: &mut DbConn, program_id: &str, r: Range) -> Result<ProgramSumm
         let name = affiliate_store::find(c, &prog.id, &id)?
             .map(|a| a.name)
             .unwrap_or_default();
+        let (mut clicks, mut signups) = (0, 0);
+        for (_, _, d) in rollups::range(c, &prog.id, &id, r.from_day, r.to_day)? {
+            clicks += d.clicks;
+            signups += d.signups;
+        }
         top_affiliates.push(TopAffiliate {
             affiliate_id: AffiliateId::from_trusted(id),
             name,
-            clicks: rank.clicks,
-            signups: rank.signups,
+            clicks,
+            signups,
             conversions: rank.conversions,
             currency,
             revenue: Money::new(rank.revenue, currency).amount(),

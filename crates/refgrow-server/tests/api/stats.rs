@@ -369,3 +369,72 @@ async fn the_summary_covers_the_program_and_ranks_affiliates() {
         .unwrap_err();
     assert_eq!((e.status(), e.field()), (Some(400), Some("from")));
 }
+
+/// The program's own rollup rows are kept by the same writes as the affiliates' rows: after
+/// clicks, signups, sales in two currencies, a partial refund and status moves, the summary's
+/// totals are the sums of the affiliates' stats, figure by figure.
+#[actix_web::test]
+async fn the_program_totals_are_the_sum_of_the_affiliates() {
+    let app = spawn_app().await;
+    let a = app.affiliate("a@x.io", "Alpha").await;
+    let b = app.affiliate("b@x.io", "Beta").await;
+    click(&app, &a, 3).await;
+    click(&app, &b, 1).await;
+    signup(&app, &a, "u1").await;
+    let s1 = sale(&app, &a, "100.00", "USD", "o1").await;
+    sale(&app, &b, "40.00", "USD", "o2").await;
+    sale(&app, &b, "9.99", "EUR", "o3").await;
+    let conv = s(&s1["conversionId"]);
+    let r = app
+        .post(
+            &format!("/v1/conversions/{conv}/refunds"),
+            json!({"amount": "25.00"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let comm = s(&s1["commissionId"]);
+    let r = app
+        .put(
+            &format!("/v1/commissions/{comm}/status"),
+            json!({"status": "approved"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    let summary = app.get("/v1/reports/summary").await;
+    assert_eq!(summary.status, StatusCode::OK, "{}", summary.text);
+    let totals = summary.data()["totals"].clone();
+    let mut sums = json!({"clicks": 0, "signups": 0, "conversions": 0});
+    let mut money_sums: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for aff in [&a, &b] {
+        let r = app
+            .get(&format!("/v1/affiliates/{}/stats", s(&aff["id"])))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let t = &r.data()["totals"];
+        for k in ["clicks", "signups", "conversions"] {
+            sums[k] = json!(sums[k].as_i64().unwrap() + t[k].as_i64().unwrap());
+        }
+        for m in t["money"].as_array().unwrap() {
+            money_sums
+                .entry(s(&m["currency"]).to_string())
+                .or_default()
+                .push(m.to_string());
+        }
+    }
+    for k in ["clicks", "signups", "conversions"] {
+        assert_eq!(totals[k], sums[k], "{k}");
+    }
+    assert_eq!(
+        (totals["clicks"].as_i64(), totals["conversions"].as_i64()),
+        (Some(4), Some(3))
+    );
+    // Money: with one affiliate per currency here, each currency's figures are that
+    // affiliate's own, and USD (two affiliates) adds up.
+    assert_eq!(money(&totals, "EUR").to_string(), money_sums["EUR"][0]);
+    let usd = money(&totals, "USD");
+    assert_eq!(usd["revenue"].to_string(), "140.00");
+    assert_eq!(usd["refunded"].to_string(), "25.00");
+    assert_eq!(usd["earnings"]["approved"].to_string(), "15.00");
+    assert_eq!(usd["earnings"]["pending"].to_string(), "8.00");
+}

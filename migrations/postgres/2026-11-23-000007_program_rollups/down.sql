@@ -1,0 +1,3 @@
+DROP INDEX daily_stats_money;
+CREATE INDEX daily_stats_program_day ON daily_stats(program_id, day);
+DELETE FROM daily_stats WHERE affiliate_id = '*';
