@@ -59,10 +59,9 @@ pub fn insert(c: &mut DbConn, row: &AffiliateRow) -> QueryResult<()> {
 
 /// Writes every column back.
 pub fn update(c: &mut DbConn, row: &AffiliateRow) -> QueryResult<()> {
-    diesel::update(affiliates::table.find(&row.id))
-        .set(row)
-        .execute(c)
-        .map(|_| ())
+    // The changeset writes every column (None as NULL): its SQL is fixed.
+    let q = super::fixed_update(affiliates::table, affiliates::id.eq(&row.id), row);
+    super::direct!(c, |c| q.execute(c).map(|_| ()))
 }
 
 /// An affiliate of the program.
@@ -169,12 +168,14 @@ pub fn bump_counters(
     signups: i64,
     conversions: i64,
 ) -> QueryResult<()> {
-    super::direct!(c, |c| diesel::update(affiliates::table.find(id))
-        .set((
+    let q = super::fixed_update(
+        affiliates::table,
+        affiliates::id.eq(id),
+        (
             affiliates::click_count.eq(affiliates::click_count + clicks),
             affiliates::signup_count.eq(affiliates::signup_count + signups),
             affiliates::conversion_count.eq(affiliates::conversion_count + conversions),
-        ))
-        .execute(c)
-        .map(|_| ()))
+        ),
+    );
+    super::direct!(c, |c| q.execute(c).map(|_| ()))
 }

@@ -67,10 +67,9 @@ pub fn insert(c: &mut DbConn, row: &CommissionRow) -> QueryResult<()> {
 
 /// Writes every column back.
 pub fn update(c: &mut DbConn, row: &CommissionRow) -> QueryResult<()> {
-    diesel::update(commissions::table.find(&row.id))
-        .set(row)
-        .execute(c)
-        .map(|_| ())
+    // The changeset writes every column (None as NULL): its SQL is fixed.
+    let q = super::fixed_update(commissions::table, commissions::id.eq(&row.id), row);
+    super::direct!(c, |c| q.execute(c).map(|_| ()))
 }
 
 /// A commission of the program.

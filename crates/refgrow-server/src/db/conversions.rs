@@ -53,10 +53,9 @@ pub fn insert(c: &mut DbConn, row: &ConversionRow) -> QueryResult<()> {
 
 /// Writes every column back.
 pub fn update(c: &mut DbConn, row: &ConversionRow) -> QueryResult<()> {
-    diesel::update(conversions::table.find(&row.id))
-        .set(row)
-        .execute(c)
-        .map(|_| ())
+    // The changeset writes every column (None as NULL): its SQL is fixed.
+    let q = super::fixed_update(conversions::table, conversions::id.eq(&row.id), row);
+    super::direct!(c, |c| q.execute(c).map(|_| ()))
 }
 
 /// A conversion of the program.

@@ -41,10 +41,9 @@ pub fn insert(c: &mut DbConn, row: &CustomerRow) -> QueryResult<()> {
 
 /// Writes every column back.
 pub fn update(c: &mut DbConn, row: &CustomerRow) -> QueryResult<()> {
-    diesel::update(customers::table.find(&row.id))
-        .set(row)
-        .execute(c)
-        .map(|_| ())
+    // The changeset writes every column (None as NULL): its SQL is fixed.
+    let q = super::fixed_update(customers::table, customers::id.eq(&row.id), row);
+    super::direct!(c, |c| q.execute(c).map(|_| ()))
 }
 
 /// A customer of the program by key.

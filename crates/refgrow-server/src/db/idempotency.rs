@@ -66,15 +66,13 @@ pub fn save(
     status: u16,
     body: &str,
 ) -> QueryResult<()> {
-    super::direct!(c, |c| diesel::update(
-        ik::table
-            .filter(ik::program_id.eq(program_id))
-            .filter(ik::idem_key.eq(key)),
-    )
-    .set((
-        ik::status_code.eq(i32::from(status)),
-        ik::response_body.eq(body),
-    ))
-    .execute(c)
-    .map(|_| ()))
+    let q = super::fixed_update(
+        ik::table,
+        ik::program_id.eq(program_id).and(ik::idem_key.eq(key)),
+        (
+            ik::status_code.eq(i32::from(status)),
+            ik::response_body.eq(body),
+        ),
+    );
+    super::direct!(c, |c| q.execute(c).map(|_| ()))
 }

@@ -99,13 +99,15 @@ fn add_row(
     d: Delta,
 ) -> QueryResult<()> {
     for _ in 0..3 {
-        let key = ds::table
-            .filter(ds::program_id.eq(program_id))
-            .filter(ds::affiliate_id.eq(affiliate_id))
-            .filter(ds::day.eq(day))
-            .filter(ds::currency.eq(currency));
-        let n = super::direct!(c, |c| diesel::update(key)
-            .set((
+        let key = ds::program_id
+            .eq(program_id)
+            .and(ds::affiliate_id.eq(affiliate_id))
+            .and(ds::day.eq(day))
+            .and(ds::currency.eq(currency));
+        let q = super::fixed_update(
+            ds::table,
+            key,
+            (
                 ds::clicks.eq(ds::clicks + d.clicks),
                 ds::signups.eq(ds::signups + d.signups),
                 ds::conversions.eq(ds::conversions + d.conversions),
@@ -115,8 +117,9 @@ fn add_row(
                 ds::approved_minor.eq(ds::approved_minor + d.approved),
                 ds::paid_minor.eq(ds::paid_minor + d.paid),
                 ds::reversed_minor.eq(ds::reversed_minor + d.reversed),
-            ))
-            .execute(c))?;
+            ),
+        );
+        let n = super::direct!(c, |c| q.execute(c))?;
         if n > 0 {
             return Ok(());
         }
