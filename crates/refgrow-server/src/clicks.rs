@@ -271,9 +271,9 @@ pub fn write_batch(c: &mut DbConn, batch: &[ClickRow]) -> QueryResult<()> {
     c.transaction(|c| {
         let mut per_affiliate: HashMap<&str, i64> = HashMap::new();
         for click in batch {
-            diesel::insert_into(clicks::table)
+            crate::db::direct!(c, |c| diesel::insert_into(clicks::table)
                 .values(click)
-                .execute(c)?;
+                .execute(c))?;
             *per_affiliate
                 .entry(click.affiliate_id.as_str())
                 .or_default() += 1;

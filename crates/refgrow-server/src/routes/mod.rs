@@ -42,16 +42,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     tracking::configure_public(cfg);
     cfg.service(
+        // Routes are tried in this order, and each pattern with a `{param}` is a regex:
+        // the high-volume calls (clicks, sales, signups) come first.
         web::scope("/v1")
+            .configure(tracking::configure)
+            .configure(conversions::configure)
+            .configure(customers::configure)
             .route("/openapi.json", web::get().to(openapi_json))
             .configure(program::configure)
             .configure(api_keys::configure)
             .configure(invitations::configure)
             .configure(stats::configure)
             .configure(affiliates::configure)
-            .configure(tracking::configure)
-            .configure(customers::configure)
-            .configure(conversions::configure)
             .configure(commissions::configure)
             .configure(payouts::configure)
             .configure(stripe::configure)
