@@ -19,7 +19,7 @@ import addFormats from "ajv-formats";
 import createClient, { type Middleware } from "openapi-fetch";
 import { Webhook } from "standardwebhooks";
 
-import type { paths } from "./generated/api.js";
+import type { components, paths } from "./generated/api.js";
 
 const base = process.env.REFGROW_URL ?? "http://127.0.0.1:8080";
 const apiKey = process.env.REFGROW_API_KEY;
@@ -212,6 +212,9 @@ try {
       "/application~1json/schema",
     "the conversion.created delivery",
   );
+  const event = payload as unknown as components["schemas"]["ConversionCreatedEvent"];
+  check(event.data.conversion.conversionId === conversion.conversionId, "the delivered sale");
+  check(delivery.headers["webhook-id"]?.startsWith("evt_"), "webhook-id is the event id");
   let forged = false;
   try {
     new Webhook(endpoint.secret!).verify(delivery.body.replace("99.99", "9999"), delivery.headers);
