@@ -29,8 +29,8 @@ use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
-    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, RefOr,
-    Required, ResponseBuilder, Schema,
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref,
+    RefOr, Required, ResponseBuilder, Schema,
 };
 use utoipa::ToSchema;
 
@@ -853,16 +853,34 @@ const ERROR_STATUSES: &[(u16, &str)] = &[
     ),
 ];
 
+/// `{"success": true, "data": <data>}`; named `<Data>Envelope` when `data` is a named schema,
+/// so generators make one type of it however many operations answer it.
 fn envelope(data: RefOr<Schema>) -> RefOr<Schema> {
-    RefOr::T(Schema::Object(
+    let name = match &data {
+        RefOr::Ref(r) => r
+            .ref_location
+            .rsplit('/')
+            .next()
+            .map(|n| format!("{n}Envelope")),
+        RefOr::T(_) => None,
+    };
+    let schema = RefOr::T(Schema::Object(
         ObjectBuilder::new()
             .schema_type(SchemaType::Type(Type::Object))
+            .description(Some("The success envelope"))
             .property("success", prim(Type::Boolean))
             .property("data", data)
             .required("success")
             .required("data")
             .build(),
-    ))
+    ));
+    match name {
+        Some(name) => {
+            collect::record_named(&name, schema);
+            RefOr::Ref(Ref::from_schema_name(name))
+        }
+        None => schema,
+    }
 }
 
 fn path_params(path: &str) -> Vec<utoipa::openapi::path::Parameter> {

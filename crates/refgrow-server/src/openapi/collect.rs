@@ -38,6 +38,16 @@ pub fn record<T: ToSchema>() {
     });
 }
 
+/// Records a schema built here under `name` (the success envelopes), if a [`collecting`] run
+/// is under way.
+pub fn record_named(name: &str, schema: RefOr<Schema>) {
+    NAMED.with(|named| {
+        if let Some(named) = named.borrow_mut().as_mut() {
+            named.insert(name.to_string(), schema);
+        }
+    });
+}
+
 /// Runs `f` and returns its result with every schema recorded meanwhile (on this thread).
 pub fn collecting<R>(f: impl FnOnce() -> R) -> (R, Named) {
     let outer = NAMED.with(|named| named.borrow_mut().replace(Named::new()));
