@@ -6,6 +6,17 @@
 //! `openapi::every_registered_route_is_documented` reads the route registrations of
 //! `routes/*.rs` and fails when one is missing here. Every operation documents the error
 //! envelope for each error status it can return, and bearer authentication.
+//!
+//! `components/schemas` is not a list kept by hand: every typed body is a `$ref` made by
+//! [`collect::schema_ref`], which records the type and everything it refers to while
+//! [`build`] runs ([`collect`]). The headers ([`headers`]) and the webhook events
+//! ([`webhooks`], OpenAPI 3.1 `webhooks`) are added to the built document, and the tests
+//! check that no `$ref` points at nothing ([`refs`]).
+
+pub mod collect;
+pub mod headers;
+pub mod refs;
+pub mod webhooks;
 
 use std::sync::OnceLock;
 
@@ -64,11 +75,13 @@ pub struct Op {
     pub auth: bool,
     /// Another success status with the same body.
     pub also: Option<u16>,
+    /// An example of the request body.
+    pub example: Option<serde_json::Value>,
+    /// Whether it takes an `Idempotency-Key` (a replay answers 200).
+    pub idempotent: bool,
 }
 
-fn schema_ref<T: ToSchema>() -> RefOr<Schema> {
-    RefOr::Ref(Ref::from_schema_name(T::name()))
-}
+use collect::schema_ref;
 
 fn prim(t: Type) -> RefOr<Schema> {
     RefOr::T(Schema::Object(
@@ -168,6 +181,8 @@ fn op(
         query: Vec::new(),
         auth: path.starts_with("/v1/"),
         also: None,
+        example: None,
+        idempotent: false,
     }
 }
 
@@ -191,6 +206,16 @@ impl Op {
     }
     fn public(mut self) -> Op {
         self.auth = false;
+        self
+    }
+    /// An example of the request body (checked against its schema by the linter).
+    fn example(mut self, example: serde_json::Value) -> Op {
+        self.example = Some(example);
+        self
+    }
+    /// Takes an `Idempotency-Key`; a replay answers 200 with the saved body.
+    fn idempotent(mut self) -> Op {
+        self.idempotent = true;
         self
     }
 }
@@ -265,6 +290,7 @@ pub fn operations() -> Vec<Op> {
             "Change settings and the commission rule",
         )
         .body(body::<dto::UpdateProgram>())
+        .example(serde_json::json!({"websiteUrl": "https://example.com", "cookieDays": 60, "holdDays": 30, "minPayout": 50, "commission": {"type": "percentage", "rate": 20}}))
         .ok(200, json::<dto::ProgramResponse>()),
         // Keys and audit.
         op(
@@ -275,7 +301,9 @@ pub fn operations() -> Vec<Op> {
             "Create a key (its secret is shown once)",
         )
         .body(body::<dto::CreateApiKey>())
-        .ok(201, json::<dto::CreatedApiKey>()),
+        .example(serde_json::json!({"label": "backend", "scopes": ["read", "write"]}))
+        .ok(201, json::<dto::CreatedApiKey>())
+        .idempotent(),
         op(
             Get,
             "/v1/api-keys",
@@ -333,7 +361,9 @@ pub fn operations() -> Vec<Op> {
             "Enrol an affiliate",
         )
         .body(body::<dto::CreateAffiliate>())
-        .ok(201, json::<dto::AffiliateResponse>()),
+        .example(serde_json::json!({"email": "jane@example.com", "name": "Jane Doe", "referralCode": "JANE10"}))
+        .ok(201, json::<dto::AffiliateResponse>())
+        .idempotent(),
         op(
             Get,
             "/v1/affiliates",
@@ -373,6 +403,7 @@ pub fn operations() -> Vec<Op> {
             "Change, approve, suspend, block or reactivate an affiliate",
         )
         .body(body::<dto::UpdateAffiliate>())
+        .example(serde_json::json!({"status": "suspended", "suspendedReason": "Spam traffic"}))
         .ok(200, json::<dto::AffiliateResponse>()),
         // Invitations.
         op(
@@ -383,6 +414,7 @@ pub fn operations() -> Vec<Op> {
             "Invite up to 25 people",
         )
         .body(body::<dto::CreateInvitations>())
+        .example(serde_json::json!({"emails": ["sam@example.com", "kim@example.com"], "message": "Join our partner program"}))
         .ok(201, json::<dto::InvitationBatch>()),
         op(
             Get,
@@ -431,6 +463,7 @@ pub fn operations() -> Vec<Op> {
             "Record a click",
         )
         .body(body::<dto::TrackClick>())
+        .example(serde_json::json!({"referralCode": "JANE10", "landingUrl": "https://example.com/pricing"}))
         .ok(201, json::<dto::Click>()),
         op(
             Post,
@@ -440,7 +473,9 @@ pub fn operations() -> Vec<Op> {
             "Bind a signup to its affiliate",
         )
         .body(body::<dto::CreateCustomer>())
-        .ok(201, json::<dto::CustomerResponse>()),
+        .example(serde_json::json!({"key": "user_1042", "email": "buyer@example.com", "referralCode": "JANE10"}))
+        .ok(201, json::<dto::CustomerResponse>())
+        .idempotent(),
         op(
             Get,
             "/v1/customers/{key}",
@@ -466,7 +501,9 @@ pub fn operations() -> Vec<Op> {
             "Record a referred sale (idempotent by orderId)",
         )
         .body(body::<dto::CreateConversion>())
-        .ok(201, json::<dto::Conversion>()),
+        .example(serde_json::json!({"referralCode": "JANE10", "amount": 99.99, "currency": "USD", "orderId": "order-1042"}))
+        .ok(201, json::<dto::Conversion>())
+        .idempotent(),
         op(
             Post,
             "/v1/transactions",
@@ -475,7 +512,9 @@ pub fn operations() -> Vec<Op> {
             "Record a payment of a customer (idempotent by key)",
         )
         .body(body::<dto::CreateTransaction>())
-        .ok(201, json::<dto::TransactionResult>()),
+        .example(serde_json::json!({"customerKey": "user_1042", "key": "invoice-2026-12", "amount": 49, "productId": "pro-monthly"}))
+        .ok(201, json::<dto::TransactionResult>())
+        .idempotent(),
         op(
             Delete,
             "/v1/transactions/{key}",
@@ -516,7 +555,8 @@ pub fn operations() -> Vec<Op> {
             "Refund part or all of a sale",
         )
         .body(optional_body::<dto::CreateRefund>())
-        .ok(201, json::<dto::RefundResult>()),
+        .ok(201, json::<dto::RefundResult>())
+        .idempotent(),
         // Commissions.
         op(
             Get,
@@ -544,7 +584,9 @@ pub fn operations() -> Vec<Op> {
             "A manual commission (idempotent by orderId)",
         )
         .body(body::<dto::CreateCommission>())
-        .ok(201, json::<dto::CommissionResponse>()),
+        .example(serde_json::json!({"affiliateId": "aff_abc123", "amount": 25, "orderId": "bonus-2026-12", "description": "Launch bonus"}))
+        .ok(201, json::<dto::CommissionResponse>())
+        .idempotent(),
         op(
             Get,
             "/v1/commissions/{id}",
@@ -570,6 +612,7 @@ pub fn operations() -> Vec<Op> {
             "Approve, reject or mark paid",
         )
         .body(body::<dto::UpdateCommissionStatus>())
+        .example(serde_json::json!({"status": "approved"}))
         .ok(200, json::<dto::CommissionResponse>()),
         // Payouts and stats.
         op(
@@ -581,7 +624,8 @@ pub fn operations() -> Vec<Op> {
         )
         .body(optional_body::<dto::CreatePayoutRun>())
         .ok(201, json::<dto::PayoutRun>())
-        .also(200),
+        .also(200)
+        .idempotent(),
         op(Get, "/v1/payouts", "listPayouts", "payouts", "List payouts")
             .query(with(
                 paging(),
@@ -607,7 +651,8 @@ pub fn operations() -> Vec<Op> {
             "Mark a payout and its commissions paid",
         )
         .body(optional_body::<dto::MarkPayoutPaid>())
-        .ok(200, json::<dto::PayoutResponse>()),
+        .ok(200, json::<dto::PayoutResponse>())
+        .idempotent(),
         op(
             Get,
             "/v1/payouts/{id}/export.csv",
@@ -678,6 +723,7 @@ pub fn operations() -> Vec<Op> {
             "Register an endpoint (its secret is shown once)",
         )
         .body(body::<dto::CreateWebhookEndpoint>())
+        .example(serde_json::json!({"url": "https://example.com/hooks/refgrow", "events": ["conversion.created", "commission.updated"], "description": "Billing service"}))
         .ok(201, json::<dto::WebhookEndpointResponse>()),
         op(
             Get,
@@ -807,16 +853,34 @@ const ERROR_STATUSES: &[(u16, &str)] = &[
     ),
 ];
 
+/// `{"success": true, "data": <data>}`; named `<Data>Envelope` when `data` is a named schema,
+/// so generators make one type of it however many operations answer it.
 fn envelope(data: RefOr<Schema>) -> RefOr<Schema> {
-    RefOr::T(Schema::Object(
+    let name = match &data {
+        RefOr::Ref(r) => r
+            .ref_location
+            .rsplit('/')
+            .next()
+            .map(|n| format!("{n}Envelope")),
+        RefOr::T(_) => None,
+    };
+    let schema = RefOr::T(Schema::Object(
         ObjectBuilder::new()
             .schema_type(SchemaType::Type(Type::Object))
+            .description(Some("The success envelope"))
             .property("success", prim(Type::Boolean))
             .property("data", data)
             .required("success")
             .required("data")
             .build(),
-    ))
+    ));
+    match name {
+        Some(name) => {
+            collect::record_named(&name, schema);
+            RefOr::Ref(Ref::from_schema_name(name))
+        }
+        None => schema,
+    }
 }
 
 fn path_params(path: &str) -> Vec<utoipa::openapi::path::Parameter> {
@@ -833,9 +897,92 @@ fn path_params(path: &str) -> Vec<utoipa::openapi::path::Parameter> {
         .collect()
 }
 
-fn build() -> OpenApi {
+/// The groups of operations, in the order they are shown (a test checks that every
+/// operation's tag is here: the linter wants each described).
+const TAGS: &[(&str, &str)] = &[
+    (
+        "program",
+        "The program of the API key: settings and the commission rule",
+    ),
+    ("keys", "API keys and the audit log of every mutating call"),
+    ("affiliates", "The people who refer customers"),
+    ("invitations", "Inviting affiliates by email"),
+    ("tracking", "Referral links, clicks and customers"),
+    ("sales", "Conversions, transactions and refunds"),
+    ("commissions", "What affiliates earn, and its approval"),
+    ("payouts", "Paying affiliates what they earned"),
+    ("stats", "Totals and time series"),
+    (
+        "webhooks",
+        "Webhook endpoints, deliveries and the event log",
+    ),
+    ("stripe", "The Stripe integration"),
+    ("operations", "Health, metrics and this document"),
+];
+
+/// The method as under a path item.
+fn method_name(m: &HttpMethod) -> &'static str {
+    match m {
+        HttpMethod::Get => "get",
+        HttpMethod::Post => "post",
+        HttpMethod::Put => "put",
+        HttpMethod::Patch => "patch",
+        HttpMethod::Delete => "delete",
+        HttpMethod::Head => "head",
+        HttpMethod::Options => "options",
+        HttpMethod::Trace => "trace",
+    }
+}
+
+/// The whole document: the operations, their named schemas, headers and webhooks.
+pub fn build() -> serde_json::Value {
+    let ((api, decorations, (hooks, hook_schemas)), named) = collect::collecting(|| {
+        let (api, decorations) = build_paths();
+        (api, decorations, webhooks::webhooks())
+    });
+    let mut doc = serde_json::to_value(&api).unwrap_or_default();
+    let mut schemas = match doc["components"]["schemas"].take() {
+        serde_json::Value::Object(listed) => listed,
+        _ => serde_json::Map::new(),
+    };
+    for (name, schema) in named {
+        schemas.insert(name, serde_json::to_value(&schema).unwrap_or_default());
+    }
+    schemas.extend(hook_schemas);
+    if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        headers::decorate(paths, &decorations);
+    }
+    let mut parameters = headers::parameters();
+    if let (Some(all), Some(hook)) = (
+        parameters.as_object_mut(),
+        webhooks::header_parameters().as_object(),
+    ) {
+        all.extend(hook.clone());
+    }
+    doc["components"]["schemas"] = serde_json::Value::Object(schemas);
+    doc["components"]["parameters"] = parameters;
+    doc["components"]["headers"] = headers::headers();
+    doc["webhooks"] = hooks;
+    doc["tags"] = TAGS
+        .iter()
+        .map(|(name, description)| serde_json::json!({"name": name, "description": description}))
+        .collect();
+    // Relative: the server that serves this document (paths begin with /v1).
+    doc["servers"] = serde_json::json!([{"url": "/", "description": "This server"}]);
+    doc["info"]["license"] = serde_json::json!({"name": "Apache-2.0", "identifier": "Apache-2.0"});
+    doc
+}
+
+fn build_paths() -> (OpenApi, Vec<headers::OpHeaders>) {
     let mut paths = PathsBuilder::new();
+    let mut decorations = Vec::new();
     for o in operations() {
+        decorations.push(headers::OpHeaders {
+            path: o.path,
+            method: method_name(&o.method),
+            auth: o.auth,
+            idempotent: o.idempotent,
+        });
         let mut b = OperationBuilder::new()
             .operation_id(Some(o.id))
             .tag(o.tag)
@@ -859,7 +1006,10 @@ fn build() -> OpenApi {
                 RequestBodyBuilder::new()
                     .content(
                         "application/json",
-                        ContentBuilder::new().schema(Some(schema)).build(),
+                        ContentBuilder::new()
+                            .schema(Some(schema))
+                            .example(o.example)
+                            .build(),
                     )
                     .required(Some(if required {
                         Required::True
@@ -880,7 +1030,13 @@ fn build() -> OpenApi {
             Answer::Empty => ResponseBuilder::new().description("Success, no body"),
         };
         let ok = ok.build();
-        if let Some(also) = o.also {
+        let also = match o.also {
+            Some(also) => Some(also),
+            // A replay of an idempotent write answers 200 with the saved body.
+            None if o.idempotent && o.status != 200 => Some(200),
+            None => None,
+        };
+        if let Some(also) = also {
             b = b.response(also.to_string(), ok.clone());
         }
         b = b.response(o.status.to_string(), ok);
@@ -918,6 +1074,8 @@ fn build() -> OpenApi {
                     .build(),
             ),
         )
+        // Schemas are collected from the operations (see `collect`); this list predates that
+        // and only adds what is collected anyway.
         .schema_from::<ErrorEnvelope>()
         .schema_from::<ApiErrorBody>()
         .schema_from::<dto::ProgramResponse>()
@@ -970,7 +1128,7 @@ fn build() -> OpenApi {
         .schema_from::<dto::EventList>()
         .schema_from::<dto::EventResponse>()
         .build();
-    OpenApiBuilder::new()
+    let api = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
                 .title("Refgrow API")
@@ -982,11 +1140,96 @@ fn build() -> OpenApi {
         )
         .paths(paths.build())
         .components(Some(components))
-        .build()
+        .build();
+    (api, decorations)
 }
 
 /// The document, built once.
 pub fn document() -> &'static str {
     static DOC: OnceLock<String> = OnceLock::new();
-    DOC.get_or_init(|| build().to_json().unwrap_or_else(|_| "{}".into()))
+    DOC.get_or_init(|| serde_json::to_string(&build()).unwrap_or_else(|_| "{}".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_ref_points_at_nothing() {
+        let doc = build();
+        let dangling = refs::dangling_refs(&doc);
+        assert!(dangling.is_empty(), "dangling $refs: {dangling:#?}");
+        // The check has something to check.
+        assert!(refs::local_refs(&doc).len() > 100);
+    }
+
+    #[test]
+    fn the_named_types_of_the_operations_are_components() {
+        let doc = build();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for name in [
+            "ErrorEnvelope",
+            "ErrorCode",
+            "Affiliate",
+            "Commission",
+            "Program",
+            "Payout",
+            "Customer",
+            "Event",
+            "Invitation",
+            "WebhookEndpoint",
+            "Currency",
+            "Amount",
+            "Email",
+            "AffiliateId",
+            "AffiliateCreatedEvent",
+        ] {
+            assert!(schemas.contains_key(name), "{name} missing");
+        }
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    }
+
+    #[test]
+    fn every_operation_tag_is_described() {
+        for o in operations() {
+            assert!(
+                TAGS.iter().any(|(name, _)| *name == o.tag),
+                "{}: add the tag '{}' to TAGS",
+                o.id,
+                o.tag
+            );
+        }
+    }
+
+    #[test]
+    fn building_twice_gives_the_same_document() {
+        assert_eq!(build(), build());
+    }
+
+    #[test]
+    fn headers_webhooks_and_examples_are_described() {
+        let doc = build();
+        let create = &doc["paths"]["/v1/affiliates"]["post"];
+        let params: Vec<&str> = create["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["$ref"].as_str())
+            .collect();
+        assert!(params.contains(&"#/components/parameters/IdempotencyKey"));
+        assert!(params.contains(&"#/components/parameters/RequestId"));
+        assert!(create["requestBody"]["content"]["application/json"]["example"].is_object());
+        assert!(create["responses"]["200"]["headers"]["Idempotent-Replayed"].is_object());
+        assert!(create["responses"]["201"]["headers"]["RateLimit-Remaining"].is_object());
+        assert!(create["responses"]["429"]["headers"]["Retry-After"].is_object());
+        assert!(
+            doc["paths"]["/healthz"]["get"]["responses"]["200"]["headers"]["X-Request-Id"]
+                .is_object()
+        );
+        let hook = &doc["webhooks"]["conversion.created"]["post"];
+        assert_eq!(
+            hook["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ConversionCreatedEvent"
+        );
+    }
 }

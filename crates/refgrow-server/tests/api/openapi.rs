@@ -1,4 +1,5 @@
-//! The OpenAPI document: valid JSON, every registered route documented, bearer auth.
+//! The OpenAPI document: valid JSON, every registered route documented, bearer auth, no
+//! `$ref` pointing at nothing, and the webhook events that the server records documented.
 
 use std::collections::BTreeSet;
 
@@ -79,4 +80,111 @@ async fn every_registered_route_is_documented() {
     assert!(create["responses"]["201"].is_object());
     assert!(create["responses"]["409"].is_object());
     assert!(doc["components"]["schemas"]["CreateAffiliate"].is_object());
+}
+
+#[tokio::test]
+async fn the_served_document_has_no_dangling_ref() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .http
+        .get(format!("{}/v1/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let dangling = refgrow_server::openapi::refs::dangling_refs(&doc);
+    assert!(dangling.is_empty(), "dangling $refs: {dangling:#?}");
+    assert!(refgrow_server::openapi::refs::local_refs(&doc).len() > 100);
+    // What an integrator needs besides the bodies.
+    for name in ["IdempotencyKey", "RequestId", "WebhookSignature"] {
+        assert!(doc["components"]["parameters"][name].is_object(), "{name}");
+    }
+    for name in ["X-Request-Id", "RateLimit-Remaining", "Retry-After"] {
+        assert!(doc["components"]["headers"][name].is_object(), "{name}");
+    }
+    assert!(doc["webhooks"]["payout.paid"]["post"]["requestBody"].is_object());
+}
+
+/// Every event the server records has the top-level `data` keys of its documented schema.
+#[tokio::test]
+async fn recorded_events_match_their_documented_payloads() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .http
+        .get(format!("{}/v1/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let aff = app
+        .post(
+            "/v1/affiliates",
+            serde_json::json!({"email": "ev@example.com", "name": "Ev", "referralCode": "EVENTS1"}),
+        )
+        .await;
+    assert_eq!(aff.status, StatusCode::CREATED, "{}", aff.text);
+    let conv = app
+        .post(
+            "/v1/referrals/convert",
+            serde_json::json!({"referralCode": "EVENTS1", "amount": 100, "orderId": "ev-1"}),
+        )
+        .await;
+    assert_eq!(conv.status, StatusCode::CREATED, "{}", conv.text);
+    let cus = app
+        .post(
+            "/v1/customers",
+            serde_json::json!({"key": "ev-cus", "affiliateId": aff.data()["affiliate"]["id"]}),
+        )
+        .await;
+    assert_eq!(cus.status, StatusCode::CREATED, "{}", cus.text);
+    let events = app.get("/v1/events?limit=100").await;
+    assert_eq!(events.status, StatusCode::OK, "{}", events.text);
+    let events = events.data()["events"].as_array().unwrap();
+    let mut seen = BTreeSet::new();
+    for event in events {
+        let kind = event["type"].as_str().unwrap();
+        let hook = &doc["webhooks"][kind]["post"];
+        let payload_ref = hook["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{kind} is not documented"));
+        let payload = doc.pointer(&payload_ref[1..]).unwrap();
+        let data_ref = payload["properties"]["data"]["$ref"].as_str().unwrap();
+        let data_schema = doc.pointer(&data_ref[1..]).unwrap();
+        let documented: BTreeSet<&str> = data_schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let sent: BTreeSet<&str> = event["data"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert!(
+            sent.is_subset(&documented),
+            "{kind}: sends {sent:?}, documents {documented:?}"
+        );
+        for required in data_schema["required"].as_array().into_iter().flatten() {
+            assert!(
+                sent.contains(required.as_str().unwrap()),
+                "{kind}: {required} missing"
+            );
+        }
+        seen.insert(kind.to_string());
+    }
+    for kind in [
+        "affiliate.created",
+        "conversion.created",
+        "commission.created",
+        "customer.created",
+    ] {
+        assert!(seen.contains(kind), "{kind} not recorded: {seen:?}");
+    }
 }
