@@ -34,6 +34,9 @@ pub enum StartError {
     /// The metrics registry.
     #[error("cannot set up metrics: {0}")]
     Metrics(String),
+    /// A setting that cannot be used.
+    #[error("{0}")]
+    Setting(String),
     /// The listening address.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -191,7 +194,33 @@ async fn audit(
 /// Connects the database (migrating it), binds the address and starts the workers and the
 /// background tasks. Must be called inside a Tokio runtime.
 pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
+    let trusted_proxies = crate::client_ip::parse_trusted(config.trusted_proxies.as_deref())
+        .map_err(StartError::Setting)?;
     let db = Db::connect(&config.database_url)?;
+    let secrets = crate::secrets::load(&config).map_err(|e| StartError::Setting(e.to_string()))?;
+    {
+        let mut c = db
+            .write_conn()
+            .map_err(|e| StartError::Setting(format!("cannot reach the database: {e}")))?;
+        match crate::secrets::seal_clear_rows(&mut c, &secrets) {
+            Ok(0) => {}
+            Ok(n) => log::info!(
+                "encrypted {n} stored secrets that were in clear (key {})",
+                secrets.key_id()
+            ),
+            Err(e) => {
+                return Err(StartError::Setting(format!(
+                    "cannot encrypt the stored secrets: {e}"
+                )))
+            }
+        }
+    }
+    if config.webhook_allow_private {
+        log::warn!(
+            "REFGROW_WEBHOOK_ALLOW_PRIVATE=true: webhook endpoints may point at private and \
+             loopback addresses"
+        );
+    }
     let listener = TcpListener::bind(&config.bind).map_err(|source| StartError::Bind {
         addr: config.bind.clone(),
         source,
@@ -215,6 +244,9 @@ pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
         ip_limits: RateLimiter::new(),
         metrics: Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?,
         key_touched: Default::default(),
+        secrets,
+        trusted_proxies: std::sync::Arc::new(trusted_proxies),
+        outbox_depth: Default::default(),
     };
     crate::audit::spawn_flusher(
         state.audit.clone(),

@@ -111,6 +111,7 @@ pub fn create_key(
         last_used_at: None,
         revoked_at: None,
         rate_limit_per_sec: None,
+        expires_at: None,
     };
     api_keys::insert(c, &row)?;
     Ok((row.id, secret))

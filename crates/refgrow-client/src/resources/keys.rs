@@ -35,6 +35,7 @@ resource_handle!(
     ///         label: Some("reporting".into()),
     ///         scopes: Some(vec![Scope::Read]),
     ///         rate_limit: None,
+    ///         expires_at: None,
     ///     })
     ///     .await?;
     /// println!("store {} now: it is shown only once", created.key);
