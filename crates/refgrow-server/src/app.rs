@@ -51,6 +51,27 @@ pub enum StartError {
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+#[cfg(test)]
+mod tests {
+    use super::redact_uri;
+
+    #[test]
+    fn invitation_tokens_never_reach_the_log() {
+        assert_eq!(
+            redact_uri("/v1/invitations/inv_tok_SECRET123/accept"),
+            "/v1/invitations/[redacted]/accept"
+        );
+        assert_eq!(
+            redact_uri("/v1/invitations/SECRET?x=1"),
+            "/v1/invitations/[redacted]?x=1"
+        );
+        assert_eq!(
+            redact_uri("/v1/affiliates/invitations/inv_1"),
+            "/v1/affiliates/invitations/inv_1"
+        );
+    }
+}
+
 /// A started server.
 pub struct Running {
     /// The address it listens on (the real port when 0 was asked for).
@@ -82,6 +103,7 @@ pub fn app_factory(
     >,
 > {
     let observed = state.clone();
+    let proxies = state.trusted_proxies.clone();
     App::new()
         .app_data(web::Data::new(state))
         .configure(routes::configure)
@@ -146,8 +168,38 @@ pub fn app_factory(
         // dropped anyway (about 3% of a click's CPU under load).
         .wrap(Condition::new(
             log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info),
-            Logger::new(r#"%a "%r" %s %b %Dms rid=%{x-request-id}o"#),
+            Logger::new(r#"%{client}xi "%{request}xi" %s %b %Dms rid=%{x-request-id}o"#)
+                .custom_request_replace("request", |req| {
+                    format!(
+                        "{} {} {:?}",
+                        req.method(),
+                        redact_uri(&req.uri().to_string()),
+                        req.version()
+                    )
+                })
+                .custom_request_replace("client", move |req| {
+                    crate::client_ip::client_ip(req.request(), &proxies)
+                        .map(|ip| ip.to_string())
+                        .unwrap_or_else(|| "-".into())
+                }),
         ))
+}
+
+/// A request URI fit for the logs: the token of an invitation link (`/v1/invitations/{token}
+/// /accept`, the invitee's only credential) is replaced by `[redacted]`.
+pub fn redact_uri(uri: &str) -> String {
+    const PREFIX: &str = "/v1/invitations/";
+    match uri.find(PREFIX) {
+        Some(at) => {
+            let start = at + PREFIX.len();
+            let end = uri[start..]
+                .find(['/', '?'])
+                .map(|n| start + n)
+                .unwrap_or(uri.len());
+            format!("{}[redacted]{}", &uri[..start], &uri[end..])
+        }
+        None => uri.to_string(),
+    }
 }
 
 /// Records a mutating call in the audit log, reading the resource id from the path or the
@@ -181,7 +233,7 @@ async fn audit(
         program_id: auth.program_id,
         key_id: Some(auth.key_id),
         method: method.to_string(),
-        path: req.path().chars().take(500).collect(),
+        path: redact_uri(req.path()).chars().take(500).collect(),
         action: format!("{method} {route}"),
         resource_id,
         status: i32::from(status.as_u16()),
