@@ -51,27 +51,6 @@ pub enum StartError {
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-#[cfg(test)]
-mod tests {
-    use super::redact_uri;
-
-    #[test]
-    fn invitation_tokens_never_reach_the_log() {
-        assert_eq!(
-            redact_uri("/v1/invitations/inv_tok_SECRET123/accept"),
-            "/v1/invitations/[redacted]/accept"
-        );
-        assert_eq!(
-            redact_uri("/v1/invitations/SECRET?x=1"),
-            "/v1/invitations/[redacted]?x=1"
-        );
-        assert_eq!(
-            redact_uri("/v1/affiliates/invitations/inv_1"),
-            "/v1/affiliates/invitations/inv_1"
-        );
-    }
-}
-
 /// A started server.
 pub struct Running {
     /// The address it listens on (the real port when 0 was asked for).
@@ -330,4 +309,25 @@ pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
         state,
         server,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_uri;
+
+    #[test]
+    fn invitation_tokens_never_reach_the_log() {
+        assert_eq!(
+            redact_uri("/v1/invitations/inv_tok_SECRET123/accept"),
+            "/v1/invitations/[redacted]/accept"
+        );
+        assert_eq!(
+            redact_uri("/v1/invitations/SECRET?x=1"),
+            "/v1/invitations/[redacted]?x=1"
+        );
+        assert_eq!(
+            redact_uri("/v1/affiliates/invitations/inv_1"),
+            "/v1/affiliates/invitations/inv_1"
+        );
+    }
 }

@@ -156,7 +156,10 @@ mod tests {
         assert_eq!(client_ip(&r, &trusted), ip("198.51.100.7"));
         let r = req(
             "10.0.0.2:5000",
-            &[("forwarded", r#"for=6.6.6.6, for="[2001:db8::1]:443";proto=https"#)],
+            &[(
+                "forwarded",
+                r#"for=6.6.6.6, for="[2001:db8::1]:443";proto=https"#,
+            )],
         );
         assert_eq!(client_ip(&r, &trusted), ip("2001:db8::1"));
         let r = req("10.0.0.2:5000", &[("forwarded", "for=198.51.100.7:8080")]);

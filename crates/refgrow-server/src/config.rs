@@ -159,7 +159,12 @@ pub struct Config {
 
     /// The key that encrypts secrets at rest (base64 of 32 bytes; `refgrow-server secret
     /// generate` makes one). Unset: read from, or created in, `REFGROW_SECRET_KEY_FILE`.
-    #[arg(long, env = "REFGROW_SECRET_KEY", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "REFGROW_SECRET_KEY",
+        hide_env_values = true,
+        global = true
+    )]
     pub secret_key: Option<Redacted>,
 
     /// Where the secret key is kept when `REFGROW_SECRET_KEY` is unset (default:
@@ -173,7 +178,12 @@ pub struct Config {
     pub trusted_proxies: Option<String>,
 
     /// A token `GET /metrics` requires as `Authorization: Bearer <token>` (default: open).
-    #[arg(long, env = "REFGROW_METRICS_TOKEN", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "REFGROW_METRICS_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
     pub metrics_token: Option<Redacted>,
 }
 

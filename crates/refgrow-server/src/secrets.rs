@@ -313,9 +313,9 @@ pub fn seal_clear_rows(c: &mut DbConn, sealer: &Sealer) -> Result<usize, ApiErro
     let any_clear = {
         let eps: i64 = webhook_endpoints::table
             .filter(
-                webhook_endpoints::secret.not_like(format!("{PREFIX}%")).or(
-                    webhook_endpoints::previous_secret.not_like(format!("{PREFIX}%")),
-                ),
+                webhook_endpoints::secret
+                    .not_like(format!("{PREFIX}%"))
+                    .or(webhook_endpoints::previous_secret.not_like(format!("{PREFIX}%"))),
             )
             .count()
             .get_result(c)?;

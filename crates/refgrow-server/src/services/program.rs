@@ -158,13 +158,12 @@ pub fn to_dto(row: &ProgramRow, sealer: &crate::secrets::Sealer) -> Result<Progr
         min_payout: Money::new(row.min_payout_minor, currency).amount(),
         auto_approve_affiliates: row.auto_approve_affiliates,
         commission: rule(row)?,
-        stripe_webhook_secret: row
-            .stripe_webhook_secret
-            .as_deref()
-            .map(|stored| match sealer.open(stored) {
+        stripe_webhook_secret: row.stripe_webhook_secret.as_deref().map(|stored| {
+            match sealer.open(stored) {
                 Ok(plain) => mask_secret(&plain),
                 Err(_) => "whsec_… (encrypted under another REFGROW_SECRET_KEY)".to_string(),
-            }),
+            }
+        }),
         created_at: ms_to_datetime(row.created_at),
         updated_at: ms_to_datetime(row.updated_at),
     })

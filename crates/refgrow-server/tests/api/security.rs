@@ -95,7 +95,10 @@ async fn webhook_urls_to_private_addresses_are_refused_at_registration_and_updat
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let id = r.data()["webhookEndpoint"]["id"].as_str().unwrap().to_string();
+    let id = r.data()["webhookEndpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r = app
         .patch(
             &format!("/v1/webhook-endpoints/{id}"),
@@ -104,7 +107,10 @@ async fn webhook_urls_to_private_addresses_are_refused_at_registration_and_updat
         .await;
     assert_eq!((r.status, r.field()), (StatusCode::BAD_REQUEST, "url"));
     let r = app.get(&format!("/v1/webhook-endpoints/{id}")).await;
-    assert_eq!(r.data()["webhookEndpoint"]["url"], "https://hooks.example.com/x");
+    assert_eq!(
+        r.data()["webhookEndpoint"]["url"],
+        "https://hooks.example.com/x"
+    );
     let r = app.get("/v1/webhook-endpoints").await;
     assert_eq!(r.data()["total"], 1, "nothing else was stored");
 }
@@ -119,7 +125,10 @@ async fn deliveries_to_private_addresses_are_refused_after_resolution() {
             json!({ "url": "https://hooks.example.com/x" }),
         )
         .await;
-    let id = r.data()["webhookEndpoint"]["id"].as_str().unwrap().to_string();
+    let id = r.data()["webhookEndpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // The name is re-pointed after registration (DNS rebinding), or the row predates the
     // guard: the stored URL now names a loopback address.
     diesel::update(webhook_endpoints::table.find(&id))
@@ -177,7 +186,10 @@ async fn failed_deliveries_show_the_status_line_not_the_answer() {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let id = r.data()["webhookEndpoint"]["id"].as_str().unwrap().to_string();
+    let id = r.data()["webhookEndpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     app.post(&format!("/v1/webhook-endpoints/{id}/test"), json!({}))
         .await;
     let mut d = Vec::new();
@@ -189,8 +201,14 @@ async fn failed_deliveries_show_the_status_line_not_the_answer() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(hits.load(Ordering::SeqCst) >= 1);
-    assert_eq!(d[0]["lastError"], "HTTP 500 Internal Server Error", "{:?}", d[0]);
-    assert!(!serde_json::to_string(&d).unwrap().contains("INTERNAL-SECRET"));
+    assert_eq!(
+        d[0]["lastError"], "HTTP 500 Internal Server Error",
+        "{:?}",
+        d[0]
+    );
+    assert!(!serde_json::to_string(&d)
+        .unwrap()
+        .contains("INTERNAL-SECRET"));
 }
 
 // ---- 2. Secrets ------------------------------------------------------------------------
@@ -221,7 +239,9 @@ async fn a_replayed_key_creation_never_hands_out_or_stores_the_secret() {
         .load(&mut *conn(&app))
         .unwrap();
     assert_eq!(bodies.len(), 1);
-    assert!(bodies.iter().all(|b| !b.contains(&secret) && !b.contains("rg_")));
+    assert!(bodies
+        .iter()
+        .all(|b| !b.contains(&secret) && !b.contains("rg_")));
     let r = app.get("/v1/api-keys").await;
     assert_eq!(r.data()["total"], 2);
 }
@@ -245,10 +265,20 @@ async fn idempotency_records_are_pruned_after_a_day() {
             .get_result(&mut *conn(app))
             .unwrap()
     };
-    assert_eq!(refgrow_server::services::jobs::prune_idempotency(&app.state).await.unwrap(), 0);
+    assert_eq!(
+        refgrow_server::services::jobs::prune_idempotency(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(count(&app), 1, "kept within 24 hours");
     app.state.clock.advance(chrono::Duration::hours(25));
-    assert_eq!(refgrow_server::services::jobs::prune_idempotency(&app.state).await.unwrap(), 1);
+    assert_eq!(
+        refgrow_server::services::jobs::prune_idempotency(&app.state)
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(count(&app), 0);
 }
 
@@ -265,12 +295,21 @@ async fn webhook_and_stripe_secrets_are_encrypted_at_rest() {
     let plain = ep["secret"].as_str().unwrap().to_string();
     let id = ep["id"].as_str().unwrap().to_string();
     let r = app
-        .post(&format!("/v1/webhook-endpoints/{id}/rotate-secret"), json!({}))
+        .post(
+            &format!("/v1/webhook-endpoints/{id}/rotate-secret"),
+            json!({}),
+        )
         .await;
-    let rotated = r.data()["webhookEndpoint"]["secret"].as_str().unwrap().to_string();
+    let rotated = r.data()["webhookEndpoint"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (stored, previous): (String, Option<String>) = webhook_endpoints::table
         .find(&id)
-        .select((webhook_endpoints::secret, webhook_endpoints::previous_secret))
+        .select((
+            webhook_endpoints::secret,
+            webhook_endpoints::previous_secret,
+        ))
         .first(&mut *conn(&app))
         .unwrap();
     let previous = previous.unwrap();
@@ -310,7 +349,10 @@ async fn clear_rows_are_encrypted_at_start_and_the_rotate_command_reencrypts() {
             json!({ "url": "https://hooks.example.com/x" }),
         )
         .await;
-    let id = r.data()["webhookEndpoint"]["id"].as_str().unwrap().to_string();
+    let id = r.data()["webhookEndpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // Rows written before encryption hold the secret in clear.
     diesel::update(webhook_endpoints::table.find(&id))
         .set(webhook_endpoints::secret.eq("whsec_Y2xlYXItc2VjcmV0LWJlZm9yZS1lbmNyeXB0aW9u"))
@@ -381,7 +423,10 @@ async fn without_a_key_the_first_run_creates_a_private_key_file() {
     })
     .await;
     let text = std::fs::read_to_string(&file).unwrap();
-    let kid = Sealer::from_base64(text.trim()).unwrap().key_id().to_string();
+    let kid = Sealer::from_base64(text.trim())
+        .unwrap()
+        .key_id()
+        .to_string();
     assert_eq!(app.state.secrets.key_id(), kid);
     #[cfg(unix)]
     {
@@ -431,7 +476,12 @@ async fn a_code_names_one_affiliate_of_one_program() {
             &[],
         )
         .await;
-    assert_eq!((r.status, r.field()), (StatusCode::CONFLICT, "referralCode"), "{}", r.text);
+    assert_eq!(
+        (r.status, r.field()),
+        (StatusCode::CONFLICT, "referralCode"),
+        "{}",
+        r.text
+    );
     // Generated codes avoid other programs' codes too.
     let r = app
         .req_with(
@@ -450,7 +500,10 @@ async fn a_code_names_one_affiliate_of_one_program() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::FOUND);
-    assert!(res.headers()["location"].to_str().unwrap().starts_with("https://a.example/"));
+    assert!(res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("https://a.example/"));
     app.state.clicks.flush(&app.state.db).await.unwrap();
     let owners: Vec<String> = clicks::table
         .select(clicks::affiliate_id)
@@ -485,10 +538,7 @@ async fn unknown_codes_are_indexed_and_rate_limited_like_known_ones() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::FOUND);
     app.state.clicks.flush(&app.state.db).await.unwrap();
-    let n: i64 = clicks::table
-        .count()
-        .get_result(&mut *conn(&app))
-        .unwrap();
+    let n: i64 = clicks::table.count().get_result(&mut *conn(&app)).unwrap();
     assert_eq!(n, 0);
     // A lookup by code alone is served by a unique index.
     let found: i64 = match app.state.db.backend {
@@ -498,14 +548,12 @@ async fn unknown_codes_are_indexed_and_rate_limited_like_known_ones() {
         )
         .get_result(&mut *conn(&app))
         .unwrap(),
-        refgrow_server::db::Backend::Postgres => {
-            diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'affiliates_referral_code' \
+        refgrow_server::db::Backend::Postgres => diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'affiliates_referral_code' \
                  AND indexdef LIKE '%UNIQUE%'",
-            )
-            .get_result(&mut *conn(&app))
-            .unwrap()
-        }
+        )
+        .get_result(&mut *conn(&app))
+        .unwrap(),
     };
     assert_eq!(found, 1);
 }
@@ -576,7 +624,11 @@ async fn bogus_keys_cannot_evict_the_key_cache() {
     for i in 0..25_000 {
         app.state.key_cache.put(format!("bogus{i}"), None);
     }
-    assert_eq!(app.state.key_cache.live_len(), 1, "the live key stayed cached");
+    assert_eq!(
+        app.state.key_cache.live_len(),
+        1,
+        "the live key stayed cached"
+    );
     let hash = refgrow_server::idgen::hash_secret(&app.key);
     assert!(matches!(app.state.key_cache.get(&hash), Some(Some(_))));
 }
@@ -605,10 +657,11 @@ async fn metrics_can_require_a_token() {
 async fn keys_expire_and_record_their_last_use() {
     let app = spawn_app().await;
     let past = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
-    let r = app
-        .post("/v1/api-keys", json!({"expiresAt": past}))
-        .await;
-    assert_eq!((r.status, r.field()), (StatusCode::BAD_REQUEST, "expiresAt"));
+    let r = app.post("/v1/api-keys", json!({"expiresAt": past})).await;
+    assert_eq!(
+        (r.status, r.field()),
+        (StatusCode::BAD_REQUEST, "expiresAt")
+    );
     let soon = (app.state.clock.now() + chrono::Duration::hours(1)).to_rfc3339();
     let r = app
         .post("/v1/api-keys", json!({"label": "temp", "expiresAt": soon}))
@@ -618,7 +671,9 @@ async fn keys_expire_and_record_their_last_use() {
     let key = r.data()["key"].as_str().unwrap().to_string();
     let id = r.data()["apiKey"]["id"].as_str().unwrap().to_string();
     for _ in 0..5 {
-        let r = app.req_with(Method::GET, "/v1/program", None, &key, &[]).await;
+        let r = app
+            .req_with(Method::GET, "/v1/program", None, &key, &[])
+            .await;
         assert_eq!(r.status, StatusCode::OK);
     }
     // Recorded off the request path, once (not once per request).
@@ -637,10 +692,15 @@ async fn keys_expire_and_record_their_last_use() {
     assert!(used.is_some());
     app.state.clock.advance(chrono::Duration::hours(2));
     // The key cache holds a key for 2 s; its expiry is checked on every request anyway.
-    let r = app.req_with(Method::GET, "/v1/program", None, &key, &[]).await;
+    let r = app
+        .req_with(Method::GET, "/v1/program", None, &key, &[])
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.code(), "authentication_error");
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("expired"));
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("expired"));
 }
 
 // ---- Cross-tenant probing --------------------------------------------------------------
@@ -681,7 +741,10 @@ async fn another_programs_key_reaches_nothing() {
     let aff_id = aff["id"].as_str().unwrap().to_string();
     let code = aff["referralCode"].as_str().unwrap().to_string();
     let r = app
-        .post("/v1/customers", json!({"key": "cust-a", "referralCode": code}))
+        .post(
+            "/v1/customers",
+            json!({"key": "cust-a", "referralCode": code}),
+        )
         .await;
     assert!(r.status.is_success(), "{}", r.text);
     let r = app
@@ -702,10 +765,16 @@ async fn another_programs_key_reaches_nothing() {
             json!({"url": "https://hooks.example.com/a"}),
         )
         .await;
-    let we = r.data()["webhookEndpoint"]["id"].as_str().unwrap().to_string();
+    let we = r.data()["webhookEndpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // Disabled, so the worker leaves its delivery as it is.
-    app.patch(&format!("/v1/webhook-endpoints/{we}"), json!({"enabled": false}))
-        .await;
+    app.patch(
+        &format!("/v1/webhook-endpoints/{we}"),
+        json!({"enabled": false}),
+    )
+    .await;
     let r = app
         .post(&format!("/v1/webhook-endpoints/{we}/test"), json!({}))
         .await;
@@ -713,10 +782,16 @@ async fn another_programs_key_reaches_nothing() {
     let del = r.data()["delivery"]["id"].as_str().unwrap().to_string();
     let evt = r.data()["event"]["id"].as_str().unwrap().to_string();
     let r = app
-        .post("/v1/affiliates/invitations", json!({"emails": ["inv@x.io"]}))
+        .post(
+            "/v1/affiliates/invitations",
+            json!({"emails": ["inv@x.io"]}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let inv = r.data()["invitations"][0]["id"].as_str().unwrap().to_string();
+    let inv = r.data()["invitations"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r = app.post("/v1/api-keys", json!({"label": "a2"})).await;
     let key = r.data()["apiKey"]["id"].as_str().unwrap().to_string();
 
@@ -737,38 +812,93 @@ async fn another_programs_key_reaches_nothing() {
     let other = app.other_program_key("Other tenant");
     let probes: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, format!("/v1/affiliates/{aff_id}"), None),
-        (Method::PATCH, format!("/v1/affiliates/{aff_id}"), Some(json!({"name": "X"}))),
+        (
+            Method::PATCH,
+            format!("/v1/affiliates/{aff_id}"),
+            Some(json!({"name": "X"})),
+        ),
         (Method::GET, format!("/v1/affiliates/{aff_id}/stats"), None),
         (Method::GET, format!("/v1/affiliates/by-code/{code}"), None),
         (Method::GET, "/v1/customers/cust-a".into(), None),
         (Method::DELETE, "/v1/customers/cust-a".into(), None),
         (Method::GET, format!("/v1/conversions/{conv}"), None),
-        (Method::POST, format!("/v1/conversions/{conv}/refunds"), Some(json!({"amount": "10.00"}))),
+        (
+            Method::POST,
+            format!("/v1/conversions/{conv}/refunds"),
+            Some(json!({"amount": "10.00"})),
+        ),
         (Method::DELETE, "/v1/transactions/o-1".into(), None),
         (Method::GET, format!("/v1/commissions/{comm}"), None),
-        (Method::PUT, format!("/v1/commissions/{comm}/status"), Some(json!({"status": "rejected"}))),
+        (
+            Method::PUT,
+            format!("/v1/commissions/{comm}/status"),
+            Some(json!({"status": "rejected"})),
+        ),
         (Method::DELETE, format!("/v1/commissions/{comm}"), None),
         (Method::GET, format!("/v1/payouts/{payout}"), None),
-        (Method::GET, format!("/v1/payouts/{payout}/export.csv"), None),
-        (Method::POST, format!("/v1/payouts/{payout}/paid"), Some(json!({}))),
+        (
+            Method::GET,
+            format!("/v1/payouts/{payout}/export.csv"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/v1/payouts/{payout}/paid"),
+            Some(json!({})),
+        ),
         (Method::GET, format!("/v1/webhook-endpoints/{we}"), None),
-        (Method::PATCH, format!("/v1/webhook-endpoints/{we}"), Some(json!({"enabled": true}))),
-        (Method::POST, format!("/v1/webhook-endpoints/{we}/rotate-secret"), Some(json!({}))),
-        (Method::POST, format!("/v1/webhook-endpoints/{we}/test"), Some(json!({}))),
-        (Method::GET, format!("/v1/webhook-endpoints/{we}/deliveries"), None),
-        (Method::POST, format!("/v1/webhook-endpoints/{we}/deliveries/{del}/retry"), Some(json!({}))),
+        (
+            Method::PATCH,
+            format!("/v1/webhook-endpoints/{we}"),
+            Some(json!({"enabled": true})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/webhook-endpoints/{we}/rotate-secret"),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/webhook-endpoints/{we}/test"),
+            Some(json!({})),
+        ),
+        (
+            Method::GET,
+            format!("/v1/webhook-endpoints/{we}/deliveries"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/v1/webhook-endpoints/{we}/deliveries/{del}/retry"),
+            Some(json!({})),
+        ),
         (Method::DELETE, format!("/v1/webhook-endpoints/{we}"), None),
         (Method::GET, format!("/v1/events/{evt}"), None),
-        (Method::GET, format!("/v1/affiliates/invitations/{inv}"), None),
-        (Method::DELETE, format!("/v1/affiliates/invitations/{inv}"), None),
+        (
+            Method::GET,
+            format!("/v1/affiliates/invitations/{inv}"),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/affiliates/invitations/{inv}"),
+            None,
+        ),
         (Method::DELETE, format!("/v1/api-keys/{key}"), None),
-        (Method::POST, "/v1/referrals/track".into(), Some(json!({"referralCode": code}))),
+        (
+            Method::POST,
+            "/v1/referrals/track".into(),
+            Some(json!({"referralCode": code})),
+        ),
     ];
     for (method, path, body) in probes {
-        let r = app
-            .req_with(method.clone(), &path, body, &other, &[])
-            .await;
-        assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {path}: {}", r.text);
+        let r = app.req_with(method.clone(), &path, body, &other, &[]).await;
+        assert_eq!(
+            r.status,
+            StatusCode::NOT_FOUND,
+            "{method} {path}: {}",
+            r.text
+        );
         assert_eq!(r.code(), "resource_not_found", "{method} {path}");
     }
     // B's lists hold none of A's rows.
