@@ -513,6 +513,64 @@ async fn a_code_names_one_affiliate_of_one_program() {
 }
 
 #[tokio::test]
+async fn the_upgrade_gives_shared_codes_to_their_oldest_affiliate() {
+    let app = spawn_app().await;
+    let backend = match app.state.db.backend {
+        refgrow_server::db::Backend::Sqlite => "sqlite",
+        refgrow_server::db::Backend::Postgres => "postgres",
+    };
+    let dir = format!(
+        "{}/../../migrations/{backend}/2026-12-03-000008_security",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let up = std::fs::read_to_string(format!("{dir}/up.sql")).unwrap();
+    // The migration's part about codes (the rest touches other tables).
+    let codes_part = &up[up.find("UPDATE affiliates").unwrap()..];
+    let other = app.other_program_key("Other tenant");
+    // Back to before the migration: codes unique per program only.
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut *conn(&app),
+        "DROP INDEX affiliates_referral_code",
+    )
+    .unwrap();
+    let body = |email: &str| Some(json!({"email": email, "name": "Dupe", "referralCode": "DUPE1"}));
+    let first = app
+        .req_with(Method::POST, "/v1/affiliates", body("a@x.io"), &app.key, &[])
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let second = app
+        .req_with(Method::POST, "/v1/affiliates", body("b@x.io"), &other, &[])
+        .await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.text);
+    diesel::connection::SimpleConnection::batch_execute(&mut *conn(&app), codes_part).unwrap();
+    let codes: Vec<(String, String)> = refgrow_server::db::schema::affiliates::table
+        .select((
+            refgrow_server::db::schema::affiliates::id,
+            refgrow_server::db::schema::affiliates::referral_code,
+        ))
+        .load(&mut *conn(&app))
+        .unwrap();
+    let code_of = |id: &Value| {
+        codes
+            .iter()
+            .find(|(i, _)| i == id.as_str().unwrap())
+            .unwrap()
+            .1
+            .clone()
+    };
+    let b_id = &second.data()["affiliate"]["id"];
+    assert_eq!(code_of(&first.data()["affiliate"]["id"]), "DUPE1");
+    let renamed = code_of(b_id);
+    let tail = b_id.as_str().unwrap();
+    assert_eq!(
+        renamed,
+        format!("DUPE1-{}", tail[tail.len() - 8..].to_ascii_uppercase())
+    );
+    assert!(refgrow_types::api::normalize_referral_code(&renamed).is_some());
+}
+
+#[tokio::test]
 async fn unknown_codes_are_indexed_and_rate_limited_like_known_ones() {
     let app = spawn_app_with(|c| c.click_rate_limit_per_sec = 1).await;
     app.patch("/v1/program", json!({"websiteUrl": "https://a.example"}))
