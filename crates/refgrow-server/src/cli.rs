@@ -64,8 +64,9 @@ pub enum SecretAction {
         /// `REFGROW_SECRET_KEY` or the key file).
         #[arg(long)]
         old: Option<crate::config::Redacted>,
-        /// The new key (from `secret generate`).
-        #[arg(long)]
+        /// The new key (from `secret generate`); or set `REFGROW_NEW_SECRET_KEY`, which keeps
+        /// it out of the process list.
+        #[arg(long, env = "REFGROW_NEW_SECRET_KEY", hide_env_values = true)]
         new: crate::config::Redacted,
     },
 }

@@ -493,6 +493,22 @@ async fn a_code_names_one_affiliate_of_one_program() {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let shared = r.data()["affiliate"]["id"].as_str().unwrap().to_string();
+    let r = app
+        .req_with(
+            Method::PATCH,
+            &format!("/v1/affiliates/{shared}"),
+            Some(json!({"referralCode": "SHARED1"})),
+            &other,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.field()),
+        (StatusCode::CONFLICT, "referralCode"),
+        "{}",
+        r.text
+    );
     let res = app
         .http
         .get(format!("{}/r/SHARED1", app.base))
@@ -535,7 +551,13 @@ async fn the_upgrade_gives_shared_codes_to_their_oldest_affiliate() {
     .unwrap();
     let body = |email: &str| Some(json!({"email": email, "name": "Dupe", "referralCode": "DUPE1"}));
     let first = app
-        .req_with(Method::POST, "/v1/affiliates", body("a@x.io"), &app.key, &[])
+        .req_with(
+            Method::POST,
+            "/v1/affiliates",
+            body("a@x.io"),
+            &app.key,
+            &[],
+        )
         .await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
     tokio::time::sleep(Duration::from_millis(5)).await;
