@@ -195,7 +195,7 @@ pub fn run_admin(config: &Config, command: Command) -> i32 {
                 KeyAction::List { program } => {
                     let prog = programs::find_by_id_or_name(&mut c, &program)?
                         .ok_or_else(|| ApiError::not_found("program"))?;
-                    println!("ID\tPREFIX\tSCOPES\tLABEL\tCREATED\tLAST_USED\tREVOKED");
+                    println!("ID\tPREFIX\tSCOPES\tLABEL\tCREATED\tLAST_USED\tREVOKED\tEXPIRES");
                     for k in api_keys::list(&mut c, &prog.id)? {
                         let t = |v: Option<i64>| {
                             v.map(|ms| {
@@ -205,14 +205,15 @@ pub fn run_admin(config: &Config, command: Command) -> i32 {
                             .unwrap_or_else(|| "-".into())
                         };
                         println!(
-                            "{}\t{}…\t{}\t{}\t{}\t{}\t{}",
+                            "{}\t{}…\t{}\t{}\t{}\t{}\t{}\t{}",
                             k.id,
                             k.key_prefix,
                             k.scopes,
                             k.label.as_deref().unwrap_or("-"),
                             t(Some(k.created_at)),
                             t(k.last_used_at),
-                            t(k.revoked_at)
+                            t(k.revoked_at),
+                            t(k.expires_at)
                         );
                     }
                 }

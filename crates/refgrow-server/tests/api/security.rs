@@ -442,6 +442,14 @@ async fn without_a_key_the_first_run_creates_a_private_key_file() {
     })
     .await;
     assert_eq!(app.state.secrets.key_id(), kid);
+    // A key that is not base64 of 32 bytes stops the start with a clear message.
+    let (url, _db_dir) = crate::helpers::fresh_database();
+    let mut bad = refgrow_server::config::Config::for_database(&url);
+    bad.secret_key = Some(Redacted("not-a-key".into()));
+    let e = refgrow_server::app::start(bad, refgrow_server::clock::Clock::system())
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("base64 of 32 bytes"), "{e}");
     // The default place is beside the SQLite file.
     let c = refgrow_server::config::Config::for_database("sqlite:///var/lib/refgrow/data.db");
     assert_eq!(
