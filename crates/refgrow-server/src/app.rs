@@ -245,6 +245,23 @@ pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
                 )))
             }
         }
+        match crate::secrets::foreign_key_id(&mut c, &secrets) {
+            Ok(None) => {}
+            Ok(Some(kid)) => {
+                return Err(StartError::Setting(format!(
+                    "stored secrets are encrypted under key {kid}, but this server has key {} \
+                     ({}): start it with the REFGROW_SECRET_KEY the other replicas use, or \
+                     re-encrypt with `refgrow-server secret rotate`",
+                    secrets.key_id(),
+                    match config.secret_key.as_ref().and_then(|k| k.value()) {
+                        Some(_) => "from REFGROW_SECRET_KEY".to_string(),
+                        None =>
+                            format!("from {}", crate::secrets::key_file_path(&config).display()),
+                    }
+                )))
+            }
+            Err(e) => return Err(StartError::Setting(format!("cannot read secrets: {e}"))),
+        }
     }
     if config.webhook_allow_private {
         log::warn!(

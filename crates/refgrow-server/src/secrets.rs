@@ -373,6 +373,41 @@ pub fn seal_clear_rows(c: &mut DbConn, sealer: &Sealer) -> Result<usize, ApiErro
     })
 }
 
+/// The key id of a stored secret sealed under another key than `sealer`'s, if any: a server
+/// (or replica) started with the wrong key finds out at start, not at its first delivery.
+pub fn foreign_key_id(c: &mut DbConn, sealer: &Sealer) -> Result<Option<String>, ApiError> {
+    let any = format!("{PREFIX}%");
+    let ours = format!("{PREFIX}{}:%", sealer.key_id());
+    let mut found: Vec<String> = webhook_endpoints::table
+        .filter(
+            webhook_endpoints::secret
+                .like(any.clone())
+                .and(webhook_endpoints::secret.not_like(ours.clone())),
+        )
+        .select(webhook_endpoints::secret)
+        .limit(1)
+        .load(c)?;
+    if found.is_empty() {
+        found = programs::table
+            .filter(
+                programs::stripe_webhook_secret
+                    .like(any)
+                    .and(programs::stripe_webhook_secret.not_like(ours)),
+            )
+            .select(programs::stripe_webhook_secret)
+            .limit(1)
+            .load::<Option<String>>(c)?
+            .into_iter()
+            .flatten()
+            .collect();
+    }
+    Ok(found.first().and_then(|v| {
+        v.strip_prefix(PREFIX)
+            .and_then(|r| r.split_once(':'))
+            .map(|(kid, _)| kid.to_string())
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -409,6 +409,19 @@ async fn clear_rows_are_encrypted_at_start_and_the_rotate_command_reencrypts() {
     )
     .unwrap();
     assert_eq!(n, 0);
+
+    // A server (or a replica) started with another key refuses to start, naming both keys.
+    let (url, dir, clock) = app.stop().await;
+    let mut config = refgrow_server::config::Config::for_database(&url);
+    config.secret_key = Some(Redacted(TEST_SECRET_KEY.into()));
+    let e = refgrow_server::app::start(config, clock.clone())
+        .err()
+        .expect("refused");
+    assert!(
+        e.to_string().contains(new.key_id()) && e.to_string().contains(old.key_id()),
+        "{e}"
+    );
+    drop(dir);
 }
 
 #[tokio::test]
