@@ -287,6 +287,23 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn registration_vets_hosts_unless_private_is_allowed() {
+        for bad in [
+            "http://localhost:8080/x",
+            "http://127.0.0.1/",
+            "http://[::1]/",
+            "http://169.254.169.254/latest",
+        ] {
+            assert!(vet_url(bad, false).await.is_err(), "{bad}");
+            assert!(vet_url(bad, true).await.is_ok(), "{bad} with the opt-in");
+        }
+        assert!(vet_url("https://8.8.8.8/hook", false).await.is_ok());
+        assert!(vet_url("https://[2606:4700:4700::1111]/", false)
+            .await
+            .is_ok());
+    }
+
     #[test]
     fn literal_hosts_are_spotted() {
         assert!(refused_literal("http://127.0.0.1:9000/x").is_some());
