@@ -5,7 +5,8 @@
 //! ```sh
 //! # Either give the endpoint's secret…
 //! export REFGROW_WEBHOOK_SECRET=whsec_...
-//! # …or let the example register itself with your server and use the secret it gets back:
+//! # …or let the example register itself with your server and use the secret it gets back
+//! # (a server started with REFGROW_WEBHOOK_ALLOW_PRIVATE=true, since it listens on 127.0.0.1):
 //! export REFGROW_URL=http://127.0.0.1:8080 REFGROW_KEY=rg_...
 //! cargo run -p refgrow-client --example webhook_receiver
 //! ```

@@ -34,6 +34,9 @@ pub enum StartError {
     /// The metrics registry.
     #[error("cannot set up metrics: {0}")]
     Metrics(String),
+    /// A setting that cannot be used.
+    #[error("{0}")]
+    Setting(String),
     /// The listening address.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -79,6 +82,7 @@ pub fn app_factory(
     >,
 > {
     let observed = state.clone();
+    let proxies = state.trusted_proxies.clone();
     App::new()
         .app_data(web::Data::new(state))
         .configure(routes::configure)
@@ -143,8 +147,38 @@ pub fn app_factory(
         // dropped anyway (about 3% of a click's CPU under load).
         .wrap(Condition::new(
             log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info),
-            Logger::new(r#"%a "%r" %s %b %Dms rid=%{x-request-id}o"#),
+            Logger::new(r#"%{client}xi "%{request}xi" %s %b %Dms rid=%{x-request-id}o"#)
+                .custom_request_replace("request", |req| {
+                    format!(
+                        "{} {} {:?}",
+                        req.method(),
+                        redact_uri(&req.uri().to_string()),
+                        req.version()
+                    )
+                })
+                .custom_request_replace("client", move |req| {
+                    crate::client_ip::client_ip(req.request(), &proxies)
+                        .map(|ip| ip.to_string())
+                        .unwrap_or_else(|| "-".into())
+                }),
         ))
+}
+
+/// A request URI fit for the logs: the token of an invitation link (`/v1/invitations/{token}
+/// /accept`, the invitee's only credential) is replaced by `[redacted]`.
+pub fn redact_uri(uri: &str) -> String {
+    const PREFIX: &str = "/v1/invitations/";
+    match uri.find(PREFIX) {
+        Some(at) => {
+            let start = at + PREFIX.len();
+            let end = uri[start..]
+                .find(['/', '?'])
+                .map(|n| start + n)
+                .unwrap_or(uri.len());
+            format!("{}[redacted]{}", &uri[..start], &uri[end..])
+        }
+        None => uri.to_string(),
+    }
 }
 
 /// Records a mutating call in the audit log, reading the resource id from the path or the
@@ -178,7 +212,7 @@ async fn audit(
         program_id: auth.program_id,
         key_id: Some(auth.key_id),
         method: method.to_string(),
-        path: req.path().chars().take(500).collect(),
+        path: redact_uri(req.path()).chars().take(500).collect(),
         action: format!("{method} {route}"),
         resource_id,
         status: i32::from(status.as_u16()),
@@ -191,7 +225,50 @@ async fn audit(
 /// Connects the database (migrating it), binds the address and starts the workers and the
 /// background tasks. Must be called inside a Tokio runtime.
 pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
+    let trusted_proxies = crate::client_ip::parse_trusted(config.trusted_proxies.as_deref())
+        .map_err(StartError::Setting)?;
     let db = Db::connect(&config.database_url)?;
+    let secrets = crate::secrets::load(&config).map_err(|e| StartError::Setting(e.to_string()))?;
+    {
+        let mut c = db
+            .write_conn()
+            .map_err(|e| StartError::Setting(format!("cannot reach the database: {e}")))?;
+        match crate::secrets::seal_clear_rows(&mut c, &secrets) {
+            Ok(0) => {}
+            Ok(n) => log::info!(
+                "encrypted {n} stored secrets that were in clear (key {})",
+                secrets.key_id()
+            ),
+            Err(e) => {
+                return Err(StartError::Setting(format!(
+                    "cannot encrypt the stored secrets: {e}"
+                )))
+            }
+        }
+        match crate::secrets::foreign_key_id(&mut c, &secrets) {
+            Ok(None) => {}
+            Ok(Some(kid)) => {
+                return Err(StartError::Setting(format!(
+                    "stored secrets are encrypted under key {kid}, but this server has key {} \
+                     ({}): start it with the REFGROW_SECRET_KEY the other replicas use, or \
+                     re-encrypt with `refgrow-server secret rotate`",
+                    secrets.key_id(),
+                    match config.secret_key.as_ref().and_then(|k| k.value()) {
+                        Some(_) => "from REFGROW_SECRET_KEY".to_string(),
+                        None =>
+                            format!("from {}", crate::secrets::key_file_path(&config).display()),
+                    }
+                )))
+            }
+            Err(e) => return Err(StartError::Setting(format!("cannot read secrets: {e}"))),
+        }
+    }
+    if config.webhook_allow_private {
+        log::warn!(
+            "REFGROW_WEBHOOK_ALLOW_PRIVATE=true: webhook endpoints may point at private and \
+             loopback addresses"
+        );
+    }
     let listener = TcpListener::bind(&config.bind).map_err(|source| StartError::Bind {
         addr: config.bind.clone(),
         source,
@@ -215,6 +292,9 @@ pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
         ip_limits: RateLimiter::new(),
         metrics: Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?,
         key_touched: Default::default(),
+        secrets,
+        trusted_proxies: std::sync::Arc::new(trusted_proxies),
+        outbox_depth: Default::default(),
     };
     crate::audit::spawn_flusher(
         state.audit.clone(),
@@ -246,4 +326,25 @@ pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
         state,
         server,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_uri;
+
+    #[test]
+    fn invitation_tokens_never_reach_the_log() {
+        assert_eq!(
+            redact_uri("/v1/invitations/inv_tok_SECRET123/accept"),
+            "/v1/invitations/[redacted]/accept"
+        );
+        assert_eq!(
+            redact_uri("/v1/invitations/SECRET?x=1"),
+            "/v1/invitations/[redacted]?x=1"
+        );
+        assert_eq!(
+            redact_uri("/v1/affiliates/invitations/inv_1"),
+            "/v1/affiliates/invitations/inv_1"
+        );
+    }
 }

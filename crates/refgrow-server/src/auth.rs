@@ -88,6 +88,13 @@ impl FromRequest for Auth {
             let Some(k) = row else {
                 return Err(ApiError::unauthenticated("Invalid or revoked API key"));
             };
+            if let Some(at) = k.expires_at.filter(|at| *at <= state.clock.now_ms()) {
+                return Err(ApiError::unauthenticated(format!(
+                    "This API key expired at {}; create a new one",
+                    crate::clock::ms_to_datetime(at)
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )));
+            }
             let limit = k
                 .rate_limit_per_sec
                 .map(|l| l.max(0) as u32)
@@ -122,10 +129,17 @@ impl FromRequest for Auth {
 /// does not wait on the database to learn who it is. Revoking or changing a key through the
 /// API clears it at once; a key revoked by the command line (another process) stops working
 /// within the TTL.
+///
+/// Unknown hashes live in a map of their own: a flood of bogus keys fills (and clears) only
+/// that one, never evicting the live keys everyone else is served from.
 #[derive(Clone, Default)]
 pub struct KeyCache {
     map: Arc<Mutex<HashMap<String, CachedKey>>>,
+    misses: Arc<Mutex<HashMap<String, Instant>>>,
 }
+
+/// The most entries of either map before it is emptied.
+const KEY_CACHE_MAX: usize = 10_000;
 
 /// When a hash was looked up, and what it was.
 type CachedKey = (Instant, Option<ApiKeyRow>);
@@ -136,26 +150,57 @@ pub const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
 impl KeyCache {
     /// A fresh entry for a key hash, if any.
     pub fn get(&self, hash: &str) -> Option<Option<ApiKeyRow>> {
-        let map = self.map.lock().ok()?;
-        map.get(hash)
-            .filter(|(at, _)| at.elapsed() < KEY_CACHE_TTL)
-            .map(|(_, row)| row.clone())
+        let hit = self.map.lock().ok().and_then(|map| {
+            map.get(hash)
+                .filter(|(at, _)| at.elapsed() < KEY_CACHE_TTL)
+                .map(|(_, row)| row.clone())
+        });
+        if hit.is_some() {
+            return hit;
+        }
+        let misses = self.misses.lock().ok()?;
+        misses
+            .get(hash)
+            .filter(|at| at.elapsed() < KEY_CACHE_TTL)
+            .map(|_| None)
     }
 
     /// Remembers what a hash resolved to.
     pub fn put(&self, hash: String, row: Option<ApiKeyRow>) {
-        if let Ok(mut map) = self.map.lock() {
-            if map.len() >= 10_000 {
-                map.clear();
+        match row {
+            Some(row) => {
+                if let Ok(mut map) = self.map.lock() {
+                    if map.len() >= KEY_CACHE_MAX {
+                        map.retain(|_, (at, _)| at.elapsed() < KEY_CACHE_TTL);
+                    }
+                    if map.len() < KEY_CACHE_MAX || map.contains_key(&hash) {
+                        map.insert(hash, (Instant::now(), Some(row)));
+                    }
+                }
             }
-            map.insert(hash, (Instant::now(), row));
+            None => {
+                if let Ok(mut misses) = self.misses.lock() {
+                    if misses.len() >= KEY_CACHE_MAX {
+                        misses.clear();
+                    }
+                    misses.insert(hash, Instant::now());
+                }
+            }
         }
+    }
+
+    /// How many live keys are cached (tests watch it survive a flood of bogus keys).
+    pub fn live_len(&self) -> usize {
+        self.map.lock().map(|m| m.len()).unwrap_or(0)
     }
 
     /// Forgets everything (a key was revoked or changed).
     pub fn clear(&self) {
         if let Ok(mut map) = self.map.lock() {
             map.clear();
+        }
+        if let Ok(mut misses) = self.misses.lock() {
+            misses.clear();
         }
     }
 }

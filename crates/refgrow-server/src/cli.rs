@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `program create`, `key create|list|revoke`.
+//! The command line: `serve` (the default), `migrate`, `program create`,
+//! `key create|list|revoke|rotate`, `secret generate|rotate`.
 //! Output of `program create` and `key create` is the new id or key alone, so scripts can
 //! capture it: `KEY=$(refgrow-server key create --program acme)`.
 
@@ -40,6 +41,33 @@ pub enum Command {
         /// What to do with keys.
         #[command(subcommand)]
         action: KeyAction,
+    },
+    /// Manage the key that encrypts secrets at rest (`REFGROW_SECRET_KEY`).
+    Secret {
+        /// What to do.
+        #[command(subcommand)]
+        action: SecretAction,
+    },
+}
+
+/// Secret-key commands.
+#[derive(Debug, Subcommand)]
+pub enum SecretAction {
+    /// Print a new random key (base64 of 32 bytes) for `REFGROW_SECRET_KEY`. It is printed
+    /// this once and stored nowhere.
+    Generate,
+    /// Re-encrypt every stored secret under a new key (and encrypt any still in clear), in
+    /// one transaction. Stop the servers first, then start them with the new key. When the
+    /// key came from the key file (no `REFGROW_SECRET_KEY`), the file is rewritten.
+    Rotate {
+        /// The key the secrets are encrypted under now (default: the server's key, from
+        /// `REFGROW_SECRET_KEY` or the key file).
+        #[arg(long)]
+        old: Option<crate::config::Redacted>,
+        /// The new key (from `secret generate`); or set `REFGROW_NEW_SECRET_KEY`, which keeps
+        /// it out of the process list.
+        #[arg(long, env = "REFGROW_NEW_SECRET_KEY", hide_env_values = true)]
+        new: crate::config::Redacted,
     },
 }
 
@@ -111,6 +139,7 @@ pub fn create_key(
         last_used_at: None,
         revoked_at: None,
         rate_limit_per_sec: None,
+        expires_at: None,
     };
     api_keys::insert(c, &row)?;
     Ok((row.id, secret))
@@ -118,6 +147,13 @@ pub fn create_key(
 
 /// Runs a non-serving command, printing its result; returns the process exit code.
 pub fn run_admin(config: &Config, command: Command) -> i32 {
+    if let Command::Secret {
+        action: SecretAction::Generate,
+    } = command
+    {
+        println!("{}", crate::secrets::generate_key());
+        return 0;
+    }
     let db = match Db::connect(&config.database_url) {
         Ok(db) => db,
         Err(e) => {
@@ -138,6 +174,13 @@ pub fn run_admin(config: &Config, command: Command) -> i32 {
                 let row = crate::services::program::create(&mut c, &name, &currency, now)?;
                 println!("{}", row.id);
             }
+            Command::Secret { action } => match action {
+                SecretAction::Generate => println!("{}", crate::secrets::generate_key()),
+                SecretAction::Rotate { old, new } => {
+                    let n = rotate_secret_key(config, &mut c, old.as_ref(), &new)?;
+                    eprintln!("re-encrypted {n} stored secrets");
+                }
+            },
             Command::Key { action } => match action {
                 KeyAction::Create {
                     program,
@@ -152,7 +195,7 @@ pub fn run_admin(config: &Config, command: Command) -> i32 {
                 KeyAction::List { program } => {
                     let prog = programs::find_by_id_or_name(&mut c, &program)?
                         .ok_or_else(|| ApiError::not_found("program"))?;
-                    println!("ID\tPREFIX\tSCOPES\tLABEL\tCREATED\tLAST_USED\tREVOKED");
+                    println!("ID\tPREFIX\tSCOPES\tLABEL\tCREATED\tLAST_USED\tREVOKED\tEXPIRES");
                     for k in api_keys::list(&mut c, &prog.id)? {
                         let t = |v: Option<i64>| {
                             v.map(|ms| {
@@ -162,14 +205,15 @@ pub fn run_admin(config: &Config, command: Command) -> i32 {
                             .unwrap_or_else(|| "-".into())
                         };
                         println!(
-                            "{}\t{}…\t{}\t{}\t{}\t{}\t{}",
+                            "{}\t{}…\t{}\t{}\t{}\t{}\t{}\t{}",
                             k.id,
                             k.key_prefix,
                             k.scopes,
                             k.label.as_deref().unwrap_or("-"),
                             t(Some(k.created_at)),
                             t(k.last_used_at),
-                            t(k.revoked_at)
+                            t(k.revoked_at),
+                            t(k.expires_at)
                         );
                     }
                 }
@@ -208,4 +252,68 @@ pub fn run_admin(config: &Config, command: Command) -> i32 {
             1
         }
     }
+}
+
+/// `secret rotate`: re-encrypts every stored secret under `new`; rewrites the key file when
+/// the key came from it. Returns how many values were written.
+pub fn rotate_secret_key(
+    config: &Config,
+    c: &mut crate::db::DbConn,
+    old: Option<&crate::config::Redacted>,
+    new: &crate::config::Redacted,
+) -> Result<usize, ApiError> {
+    use crate::secrets::{key_file_path, Sealer};
+    let bad = |which: &str, e: crate::secrets::SecretError| {
+        ApiError::bad_request(format!("--{which}: {e}"))
+    };
+    let new_text = new.value().unwrap_or_default();
+    let new_sealer = Sealer::from_base64(new_text).map_err(|e| bad("new", e))?;
+    let from_file = config.secret_key.as_ref().and_then(|k| k.value()).is_none();
+    let old_sealer = match old.and_then(|o| o.value()) {
+        Some(o) => Sealer::from_base64(o).map_err(|e| bad("old", e))?,
+        None => {
+            let path = key_file_path(config);
+            if from_file && !path.exists() {
+                return Err(ApiError::bad_request(format!(
+                    "no --old key, no REFGROW_SECRET_KEY and no key file at {}",
+                    path.display()
+                )));
+            }
+            crate::secrets::load(config).map_err(|e| bad("old", e))?
+        }
+    };
+    let n = crate::secrets::reseal_all(c, Some(&old_sealer), &new_sealer)?;
+    if from_file {
+        let path = key_file_path(config);
+        if path.exists() {
+            write_key_file(&path, new_text).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the secrets are re-encrypted, but {} could not be rewritten ({e}): set \
+                     REFGROW_SECRET_KEY to the new key",
+                    path.display()
+                ))
+            })?;
+            eprintln!("wrote the new key to {}", path.display());
+            return Ok(n);
+        }
+    }
+    eprintln!("now start every replica with REFGROW_SECRET_KEY set to the new key");
+    Ok(n)
+}
+
+/// Replaces the key file atomically (a temporary file, mode 0600, renamed over it).
+fn write_key_file(path: &std::path::Path, key: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("key.new");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp)?;
+    f.write_all(format!("{}\n", key.trim()).as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }

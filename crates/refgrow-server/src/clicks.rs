@@ -69,7 +69,13 @@ pub struct ResolvedCode {
 struct Inner {
     pending: Vec<ClickRow>,
     codes: HashMap<(Option<String>, String), (Instant, Option<ResolvedCode>)>,
+    /// Codes found to be unknown (the negative cache), apart from `codes` so a flood of
+    /// made-up codes fills and clears only this map.
+    unknown: HashMap<(Option<String>, String), Instant>,
 }
+
+/// The most unknown codes remembered.
+const MAX_UNKNOWN: usize = 100_000;
 
 /// The buffer and the code cache; clones share them.
 #[derive(Clone, Default)]
@@ -119,6 +125,7 @@ impl ClickBuffer {
     pub fn invalidate_codes(&self) {
         if let Ok(mut i) = self.inner.lock() {
             i.codes.clear();
+            i.unknown.clear();
         }
     }
 
@@ -130,24 +137,49 @@ impl ClickBuffer {
         code: &str,
     ) -> Result<Option<ResolvedCode>, ApiError> {
         let key = (program_id.map(str::to_string), code.to_string());
-        if let Ok(i) = self.inner.lock() {
-            if let Some((at, hit)) = i.codes.get(&key) {
-                if at.elapsed() < CODE_TTL {
-                    return Ok(hit.clone());
-                }
-            }
+        if let Some(hit) = self.cached(&key) {
+            return Ok(hit);
         }
         let (p, c) = key.clone();
         let found = db
             .read(move |conn| Ok(lookup_code(conn, p.as_deref(), &c)?))
             .await?;
         if let Ok(mut i) = self.inner.lock() {
-            if i.codes.len() > 100_000 {
-                i.codes.clear();
+            match &found {
+                Some(_) => {
+                    if i.codes.len() > 100_000 {
+                        i.codes.clear();
+                    }
+                    i.codes.insert(key, (Instant::now(), found.clone()));
+                }
+                None => {
+                    if i.unknown.len() >= MAX_UNKNOWN {
+                        i.unknown.clear();
+                    }
+                    i.unknown.insert(key, Instant::now());
+                }
             }
-            i.codes.insert(key, (Instant::now(), found.clone()));
         }
         Ok(found)
+    }
+
+    /// What the cache knows of a code (program, code): `Some(None)` for a known-unknown code.
+    fn cached(&self, key: &(Option<String>, String)) -> Option<Option<ResolvedCode>> {
+        let i = self.inner.lock().ok()?;
+        if let Some((at, hit)) = i.codes.get(key) {
+            if at.elapsed() < CODE_TTL {
+                return Some(hit.clone());
+            }
+        }
+        i.unknown
+            .get(key)
+            .filter(|at| at.elapsed() < CODE_TTL)
+            .map(|_| None)
+    }
+
+    /// A public code's resolution if the cache holds it, without asking the database.
+    pub fn cached_public(&self, code: &str) -> Option<Option<ResolvedCode>> {
+        self.cached(&(None, code.to_string()))
     }
 
     /// Where an unknown code lands: `REFGROW_FALLBACK_URL`, else the website of the only
@@ -238,6 +270,8 @@ fn lookup_code(
     use crate::db::schema::{affiliates as a, programs as p};
     let mut q = a::table
         .inner_join(p::table.on(p::id.eq(a::program_id)))
+        // Codes are unique per deployment (index `affiliates_referral_code`): one row at
+        // most, found through the index.
         .filter(a::referral_code.eq(code))
         .select((
             a::program_id,
@@ -247,7 +281,6 @@ fn lookup_code(
             p::cookie_days,
             p::attribution,
         ))
-        .order(a::created_at.asc())
         .into_boxed();
     if let Some(pid) = program_id {
         q = q.filter(a::program_id.eq(pid.to_string()));

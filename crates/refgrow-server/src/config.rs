@@ -145,6 +145,70 @@ pub struct Config {
         global = true
     )]
     pub webhook_rotation_grace_secs: u64,
+
+    /// Let webhook endpoints point at loopback, private, link-local and other non-public
+    /// addresses (default: refused, at registration and again at delivery).
+    #[arg(
+        long,
+        env = "REFGROW_WEBHOOK_ALLOW_PRIVATE",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub webhook_allow_private: bool,
+
+    /// The key that encrypts secrets at rest (base64 of 32 bytes; `refgrow-server secret
+    /// generate` makes one). Unset: read from, or created in, `REFGROW_SECRET_KEY_FILE`.
+    #[arg(
+        long,
+        env = "REFGROW_SECRET_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub secret_key: Option<Redacted>,
+
+    /// Where the secret key is kept when `REFGROW_SECRET_KEY` is unset (default:
+    /// `refgrow-secret.key` beside the SQLite file, or in the working directory).
+    #[arg(long, env = "REFGROW_SECRET_KEY_FILE", global = true)]
+    pub secret_key_file: Option<String>,
+
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed: comma-separated
+    /// addresses or CIDRs (default: none, the socket's peer is the client).
+    #[arg(long, env = "REFGROW_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
+
+    /// A token `GET /metrics` requires as `Authorization: Bearer <token>` (default: open).
+    #[arg(
+        long,
+        env = "REFGROW_METRICS_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub metrics_token: Option<Redacted>,
+}
+
+/// A setting that is a secret: shown as `***` by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl std::str::FromStr for Redacted {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Redacted(s.to_string()))
+    }
+}
+
+impl Redacted {
+    /// The value, when it is not blank.
+    pub fn value(&self) -> Option<&str> {
+        Some(self.0.trim()).filter(|s| !s.is_empty())
+    }
 }
 
 impl Config {
@@ -168,6 +232,11 @@ impl Config {
             webhook_timeout_secs: 5,
             webhook_concurrency: 16,
             webhook_rotation_grace_secs: 86400,
+            webhook_allow_private: false,
+            secret_key: None,
+            secret_key_file: None,
+            trusted_proxies: None,
+            metrics_token: None,
         }
     }
 

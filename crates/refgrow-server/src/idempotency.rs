@@ -3,6 +3,11 @@
 //! (200, same ids, header `Idempotent-Replayed: true`); the same key with another body is a
 //! `conflict`. A request that failed saved nothing, so its retry runs afresh.
 //!
+//! An answer that holds a secret (a new API key) is never saved: the handler saves a
+//! stand-in instead ([`Answer::save_instead`]), so the table holds no secret and a replay
+//! cannot hand one out twice. Records are pruned after [`RETENTION_MS`] (24 hours, like
+//! Stripe) by the background jobs; a key reused after that is a new request.
+//!
 //! The key's row is inserted before the work (see [`crate::db::idempotency`]), so two
 //! concurrent requests with one key cannot both do the work: on PostgreSQL the second waits
 //! on the primary key and then reads the first one's answer; SQLite has one writer.
@@ -16,6 +21,9 @@ use crate::db::idempotency::{claim, save, Claim};
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// How long a saved answer is kept: 24 hours.
+pub const RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
@@ -58,6 +66,9 @@ pub struct Answer {
     pub body: String,
     /// Whether it is a replay of an earlier answer.
     pub replayed: bool,
+    /// What is saved for replays instead of this answer (status, body), when the answer
+    /// holds a secret.
+    pub saved: Option<(StatusCode, String)>,
 }
 
 impl Answer {
@@ -67,7 +78,24 @@ impl Answer {
             status,
             body: serde_json::to_string(&Envelope::ok(data)).map_err(ApiError::internal)?,
             replayed: false,
+            saved: None,
         })
+    }
+
+    /// Saves `error` for replays instead of this answer (which holds a secret).
+    pub fn save_instead(mut self, error: &ApiError) -> Result<Answer, ApiError> {
+        let envelope = refgrow_types::error::ErrorEnvelope {
+            success: false,
+            error: refgrow_types::error::ApiErrorBody {
+                code: error.code,
+                message: error.message.clone(),
+                details: error.details.clone(),
+            },
+        };
+        let body = serde_json::to_string(&envelope).map_err(ApiError::internal)?;
+        let status = actix_web::ResponseError::status_code(error);
+        self.saved = Some((status, body));
+        Ok(self)
     }
 
     /// The same answer as a replay (201 becomes 200).
@@ -115,6 +143,7 @@ where
                             status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
                             body,
                             replayed: true,
+                            saved: None,
                         });
                     }
                     Claim::Mismatch => {
@@ -127,7 +156,11 @@ where
             }
             let answer = work(c)?;
             if let Some(k) = &key {
-                save(c, &program_id, k, answer.status.as_u16(), &answer.body)?;
+                let (status, body) = match &answer.saved {
+                    Some((status, body)) => (*status, body.as_str()),
+                    None => (answer.status, answer.body.as_str()),
+                };
+                save(c, &program_id, k, status.as_u16(), body)?;
             }
             Ok(answer)
         })

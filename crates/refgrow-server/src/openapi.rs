@@ -247,7 +247,7 @@ pub fn operations() -> Vec<Op> {
             "/metrics",
             "metrics",
             "operations",
-            "Prometheus metrics",
+            "Prometheus metrics (send `Authorization: Bearer <REFGROW_METRICS_TOKEN>` when the server sets one)",
         )
         .ok(200, Answer::Other("text/plain"))
         .public(),
@@ -298,7 +298,7 @@ pub fn operations() -> Vec<Op> {
             "/v1/api-keys",
             "createApiKey",
             "keys",
-            "Create a key (its secret is shown once)",
+            "Create a key (its secret is shown once: the same request replayed with its Idempotency-Key is a 409 conflict naming the key, never the secret again)",
         )
         .body(body::<dto::CreateApiKey>())
         .example(serde_json::json!({"label": "backend", "scopes": ["read", "write"]}))

@@ -35,4 +35,11 @@ pub struct AppState {
     pub metrics: Metrics,
     /// When each key's `last_used_at` was last written (ms), to write it at most once a minute.
     pub key_touched: Arc<Mutex<HashMap<String, i64>>>,
+    /// Encrypts and decrypts secrets at rest (see [`crate::secrets`]).
+    pub secrets: crate::secrets::Sealer,
+    /// Peers whose forwarding headers are believed (see [`crate::client_ip`]).
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// The webhook outbox depth last counted for `/metrics`, and when (counted at most every
+    /// few seconds, however often it is scraped).
+    pub outbox_depth: Arc<Mutex<Option<(std::time::Instant, i64)>>>,
 }

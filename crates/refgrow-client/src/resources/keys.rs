@@ -35,6 +35,7 @@ resource_handle!(
     ///         label: Some("reporting".into()),
     ///         scopes: Some(vec![Scope::Read]),
     ///         rate_limit: None,
+    ///         expires_at: None,
     ///     })
     ///     .await?;
     /// println!("store {} now: it is shown only once", created.key);
@@ -48,7 +49,10 @@ impl ApiKeysApi<'_> {
     /// `POST /v1/api-keys`: a new key of the same program. The answer holds the secret
     /// ([`CreatedApiKey::key`]), shown this once and stored by the server only as a hash.
     /// `scopes` defaults to read and write; a read-only key writing gets `permission_denied`.
-    /// Needs a key that may write.
+    /// `expires_at` (optional, in the future) is when the key stops working. The secret is
+    /// never saved for a replay: if this call's answer is lost and the client retries it with
+    /// the same `Idempotency-Key`, the retry is `conflict` with the key's id in
+    /// `details.apiKeyId` (revoke that key and create another). Needs a key that may write.
     pub async fn create(&self, key: CreateApiKey) -> Result<CreatedApiKey, Error> {
         self.client
             .send(Call::new(Method::POST, &["api-keys"], &self.opts).json(&key)?)

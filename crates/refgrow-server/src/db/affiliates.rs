@@ -86,6 +86,16 @@ pub fn find_by_code(
         .optional()
 }
 
+/// The id of the affiliate, of any program, holding a code: codes are unique per deployment
+/// (so `/r/{code}` names one affiliate of one program).
+pub fn code_holder(c: &mut DbConn, code: &str) -> QueryResult<Option<String>> {
+    affiliates::table
+        .filter(affiliates::referral_code.eq(code))
+        .select(affiliates::id)
+        .first(c)
+        .optional()
+}
+
 /// An affiliate of the program by email (lower-case).
 pub fn find_by_email(
     c: &mut DbConn,

@@ -29,6 +29,8 @@ pub struct ApiKeyRow {
     pub revoked_at: Option<i64>,
     /// Requests per second (None: the server default; 0: unlimited).
     pub rate_limit_per_sec: Option<i32>,
+    /// When it stops working, ms (None: never).
+    pub expires_at: Option<i64>,
 }
 
 /// Inserts a key.
@@ -77,6 +79,14 @@ pub fn revoke(c: &mut DbConn, id: &str, now: i64) -> QueryResult<bool> {
 pub fn touch(c: &mut DbConn, id: &str, now: i64) -> QueryResult<()> {
     diesel::update(api_keys::table.find(id))
         .set(api_keys::last_used_at.eq(Some(now)))
+        .execute(c)
+        .map(|_| ())
+}
+
+/// Sets when a key stops working (None: never).
+pub fn set_expiry(c: &mut DbConn, id: &str, at: Option<i64>) -> QueryResult<()> {
+    diesel::update(api_keys::table.find(id))
+        .set(api_keys::expires_at.eq(at))
         .execute(c)
         .map(|_| ())
 }

@@ -32,6 +32,7 @@ diesel::table! {
         last_used_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
         rate_limit_per_sec -> Nullable<Integer>,
+        expires_at -> Nullable<BigInt>,
     }
 }
 

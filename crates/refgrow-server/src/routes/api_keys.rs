@@ -49,6 +49,7 @@ pub fn to_dto(k: &ApiKeyRow) -> ApiKey {
         created_at: ms_to_datetime(k.created_at),
         last_used_at: opt_ms(k.last_used_at),
         revoked_at: opt_ms(k.revoked_at),
+        expires_at: opt_ms(k.expires_at),
     }
 }
 
@@ -79,6 +80,13 @@ async fn create(
     let rate = body.rate_limit.map(|r| r as i32);
     let print = fingerprint(&req, &body)?;
     let now = state.clock.now_ms();
+    let expires_at = match body.expires_at {
+        Some(at) if at.timestamp_millis() <= now => {
+            return Err(ApiError::invalid("expiresAt", "must be in the future"));
+        }
+        Some(at) => Some(at.timestamp_millis()),
+        None => None,
+    };
     let program_id = auth.program_id.clone();
     write_once(&state, &req, &auth.program_id, print, move |c| {
         let (id, secret) =
@@ -86,14 +94,28 @@ async fn create(
         if rate.is_some() {
             api_keys::set_rate_limit(c, &id, rate)?;
         }
+        if expires_at.is_some() {
+            api_keys::set_expiry(c, &id, expires_at)?;
+        }
         let row = api_keys::find(c, &id)?.ok_or_else(|| ApiError::internal("key vanished"))?;
+        // The secret is shown once: a replay of this request gets a conflict naming the key.
+        let replay = ApiError::conflict(format!(
+            "This request already created API key {id}; its secret was shown only once and \
+             is not stored. Revoke that key if its secret was lost, and create another"
+        ))
+        .with_details(serde_json::json!({
+            "field": "Idempotency-Key",
+            "issue": "already created a key whose secret is not shown again",
+            "apiKeyId": id,
+        }));
         Answer::new(
             StatusCode::CREATED,
             &CreatedApiKey {
                 api_key: to_dto(&row),
                 key: secret,
             },
-        )
+        )?
+        .save_instead(&replay)
     })
     .await
 }

@@ -1,7 +1,7 @@
 //! `/healthz` (the process is up), `/readyz` (the database answers) and `/metrics`
-//! (Prometheus text).
+//! (Prometheus text; behind `Authorization: Bearer <REFGROW_METRICS_TOKEN>` when set).
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::connection::SimpleConnection;
 
 use crate::error::ApiError;
@@ -26,7 +26,63 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
 }
 
-async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// How long a counted outbox depth is reused by `/metrics`.
+const DEPTH_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Checks `Authorization: Bearer <REFGROW_METRICS_TOKEN>` when a token is set.
+fn check_metrics_token(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+    let Some(token) = state.config.metrics_token.as_ref().and_then(|t| t.value()) else {
+        return Ok(());
+    };
+    let given = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
+        .unwrap_or("");
+    use subtle::ConstantTimeEq;
+    if bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthenticated(
+            "/metrics needs 'Authorization: Bearer <REFGROW_METRICS_TOKEN>'",
+        ))
+    }
+}
+
+/// Deliveries waiting to be sent: an indexed count (`webhook_deliveries_due` leads with the
+/// status), made at most every [`DEPTH_TTL`] however often `/metrics` is scraped.
+async fn outbox_depth(state: &AppState) -> i64 {
+    if let Ok(cached) = state.outbox_depth.lock() {
+        if let Some((at, depth)) = *cached {
+            if at.elapsed() < DEPTH_TTL {
+                return depth;
+            }
+        }
+    }
+    let depth = state
+        .db
+        .read(|c| {
+            use crate::db::schema::webhook_deliveries as d;
+            use diesel::prelude::*;
+            Ok(d::table
+                .filter(d::status.eq_any(["pending", "retrying"]))
+                .count()
+                .get_result::<i64>(c)?)
+        })
+        .await
+        .unwrap_or(-1);
+    if let Ok(mut cached) = state.outbox_depth.lock() {
+        *cached = Some((std::time::Instant::now(), depth));
+    }
+    depth
+}
+
+async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    check_metrics_token(&state, &req)?;
     let [(read_conns, read_idle), (write_conns, write_idle)] = state.db.pool_state();
     let m = &state.metrics;
     m.set("db_read_connections", i64::from(read_conns));
@@ -41,20 +97,7 @@ async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     );
     m.set("clicks_buffered", state.clicks.len() as i64);
     m.set("audit_entries_buffered", state.audit.len() as i64);
-    let depth = state
-        .db
-        .read(|c| {
-            use crate::db::schema::webhook_deliveries as d;
-            use diesel::prelude::*;
-            Ok(d::table
-                .filter(d::status.ne("delivered"))
-                .filter(d::status.ne("failed"))
-                .count()
-                .get_result::<i64>(c)?)
-        })
-        .await
-        .unwrap_or(-1);
-    m.set("webhook_outbox_depth", depth);
+    m.set("webhook_outbox_depth", outbox_depth(&state).await);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(m.render()))

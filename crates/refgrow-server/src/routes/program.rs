@@ -17,9 +17,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+    let sealer = state.secrets.clone();
     let program = state
         .db
-        .read(move |c| program::to_dto(&program::load(c, &auth.program_id)?))
+        .read(move |c| program::to_dto(&program::load(c, &auth.program_id)?, &sealer))
         .await?;
     Ok(ok(ProgramResponse { program }))
 }
@@ -31,13 +32,14 @@ async fn patch(
 ) -> Result<HttpResponse, ApiError> {
     auth.require_write()?;
     let now = state.clock.now_ms();
+    let sealer = state.secrets.clone();
     let program = state
         .db
         .write(move |c| {
             use diesel::Connection;
             c.transaction(|c| {
-                let row = program::update(c, &auth.program_id, body, now)?;
-                program::to_dto(&row)
+                let row = program::update(c, &sealer, &auth.program_id, body, now)?;
+                program::to_dto(&row, &sealer)
             })
         })
         .await?;

@@ -60,6 +60,8 @@ async fn webhook(
                 "this program has no Stripe signing secret: set it with PATCH /v1/program {stripeWebhookSecret}",
             )
         })?;
+    // Stored encrypted (see `crate::secrets`).
+    let secret = state.secrets.open(&secret).map_err(ApiError::from)?;
     stripe::verify_signature(&header, &body, &secret, now.div_euclid(1000))
         .map_err(|e| ApiError::invalid("Stripe-Signature", e.to_string()))?;
     let raw = std::str::from_utf8(&body)

@@ -149,7 +149,20 @@ async fn redirect(
         .find(|(k, _)| k == "to")
         .map(|(_, v)| v.into_owned());
     let code = refgrow_types::api::normalize_referral_code(&code);
+    // The visitor's address (behind trusted proxies, from their headers): its bucket is
+    // taken before the code is looked up, so known and unknown codes cost a flood the same.
+    let ip = crate::client_ip::client_ip(&req, &state.trusted_proxies).map(|ip| ip.to_string());
+    let over_limit = ip
+        .as_deref()
+        .and_then(|ip| {
+            state
+                .ip_limits
+                .check(ip, state.config.click_rate_limit_per_sec)
+        })
+        .is_some_and(|d| !d.allowed);
     let resolved = match &code {
+        // Over the limit, only what the cache holds is used: no database read.
+        Some(code) if over_limit => state.clicks.cached_public(code).flatten(),
         Some(code) => state.clicks.resolve(&state.db, None, code).await?,
         None => None,
     };
@@ -172,15 +185,6 @@ async fn redirect(
             "website for this program (set websiteUrl)",
         ));
     };
-    let ip = req.peer_addr().map(|a| a.ip().to_string());
-    let over_limit = ip
-        .as_deref()
-        .and_then(|ip| {
-            state
-                .ip_limits
-                .check(ip, state.config.click_rate_limit_per_sec)
-        })
-        .is_some_and(|d| !d.allowed);
     if over_limit {
         // A flood from one address still lands on the website but records nothing.
         return match landing(&website, to.as_deref(), None) {

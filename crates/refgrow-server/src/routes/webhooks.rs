@@ -83,10 +83,13 @@ async fn create(
     ApiJson(body): ApiJson<CreateWebhookEndpoint>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_write()?;
+    let url = service::check_url(&body.url)?;
+    crate::netguard::vet_url(&url, state.config.webhook_allow_private).await?;
     let now = state.clock.now_ms();
+    let sealer = state.secrets.clone();
     let row = state
         .db
-        .write(move |c| service::create(c, &auth.program_id, body, now))
+        .write(move |c| service::create(c, &sealer, &auth.program_id, body, now))
         .await?;
     Ok(created(answer(&row, true)))
 }
@@ -112,6 +115,10 @@ async fn update(
 ) -> Result<HttpResponse, ApiError> {
     auth.require_write()?;
     let id = endpoint_id(&id)?;
+    if let Some(url) = &body.url {
+        let url = service::check_url(url)?;
+        crate::netguard::vet_url(&url, state.config.webhook_allow_private).await?;
+    }
     let now = state.clock.now_ms();
     let row = state
         .db
@@ -153,11 +160,12 @@ async fn rotate_secret(
     let grace_ms = i64::try_from(state.config.webhook_rotation_grace_secs)
         .unwrap_or(i64::MAX / 1000)
         .saturating_mul(1000);
+    let sealer = state.secrets.clone();
     let row = state
         .db
         .write(move |c| {
             c.transaction(|c| {
-                service::rotate_secret(c, &auth.program_id, id.as_str(), grace_ms, now)
+                service::rotate_secret(c, &sealer, &auth.program_id, id.as_str(), grace_ms, now)
             })
         })
         .await?;

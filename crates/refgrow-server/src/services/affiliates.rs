@@ -85,6 +85,16 @@ fn duplicate_error(
         return ApiError::conflict("This referral code is already taken in the program")
             .with_details(serde_json::json!({"field": "referralCode", "issue": "already taken"}));
     }
+    // Codes are unique per deployment: another program's affiliate may hold it (which one
+    // is not said).
+    let holder = affiliates::code_holder(c, code).ok().flatten();
+    if holder.is_some_and(|h| Some(h.as_str()) != self_id) {
+        return ApiError::conflict(
+            "This referral code is already taken: codes are unique across the deployment, \
+             so each link names one affiliate",
+        )
+        .with_details(serde_json::json!({"field": "referralCode", "issue": "already taken"}));
+    }
     ApiError::conflict("An affiliate with these values already exists")
 }
 

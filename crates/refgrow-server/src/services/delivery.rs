@@ -7,7 +7,9 @@
 //!   even by several replicas on one PostgreSQL.
 //! - Each is POSTed with the Standard Webhooks headers, signed with the endpoint's secret (and
 //!   its previous secret during a rotation's grace period). Redirects are not followed: a 3xx
-//!   is a failure like any non-2xx answer, a timeout or a refused connection.
+//!   is a failure like any non-2xx answer, a timeout or a refused connection. A failure is
+//!   recorded as its status line alone, never the receiver's answer. Only public addresses
+//!   are reached unless `REFGROW_WEBHOOK_ALLOW_PRIVATE` (see [`crate::netguard`]).
 //! - A 2xx marks it `delivered`; it is never sent again. Otherwise it is `retrying` at
 //!   `now + backoff` (base × 1, 6, 24, 120, 360, 720, 1440, 2880, then 5760; plus up to 20%
 //!   jitter), until `webhook_max_attempts` attempts have failed: then `failed`. With the
@@ -41,7 +43,7 @@ pub const FAILING_AFTER: i32 = 5;
 pub const SCHEDULE: [u64; 9] = [1, 6, 24, 120, 360, 720, 1440, 2880, 5760];
 /// The longest stored error text.
 const MAX_ERROR_LEN: usize = 500;
-/// How much of a response body is read (and quoted in errors).
+/// How much of a response body is read (and dropped) so the connection can be reused.
 const MAX_BODY_READ: usize = 64 * 1024;
 /// The `User-Agent` of deliveries.
 pub const USER_AGENT: &str = concat!("Refgrow-Webhooks/", env!("CARGO_PKG_VERSION"));
@@ -78,20 +80,26 @@ struct Settings {
     max_attempts: u32,
     lease_ms: i64,
     concurrency: usize,
+    allow_private: bool,
 }
 
 /// Starts the worker on the runtime. Call once per process.
 pub fn spawn(state: AppState) {
     let c = &state.config;
     let timeout = Duration::from_secs(c.webhook_timeout_secs.max(1));
-    let http = match reqwest::Client::builder()
+    // Deliveries connect directly (no proxy from the environment), to addresses vetted
+    // after resolution unless private ones are allowed (see `crate::netguard`).
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .user_agent(USER_AGENT)
         .pool_max_idle_per_host(64)
-        .build()
-    {
+        .no_proxy();
+    if let Some(resolver) = crate::netguard::resolver(c.webhook_allow_private) {
+        builder = builder.dns_resolver(resolver);
+    }
+    let http = match builder.build() {
         Ok(h) => h,
         Err(e) => {
             log::error!("webhooks: cannot build the HTTP client, deliveries are not sent: {e}");
@@ -108,6 +116,7 @@ pub fn spawn(state: AppState) {
             .saturating_mul(2)
             .saturating_add(60_000),
         concurrency: usize::try_from(c.webhook_concurrency.max(1)).unwrap_or(64),
+        allow_private: c.webhook_allow_private,
     };
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(record_results(state.clone(), rx));
@@ -207,13 +216,21 @@ async fn claim(state: &AppState, settings: &Settings, n: usize) -> Result<Vec<Jo
                 continue;
             }
         };
-        let mut secrets = vec![endpoint.secret.clone()];
+        // Stored encrypted: opened here, only for signing.
+        let mut secrets = Vec::with_capacity(2);
+        match state.secrets.open(&endpoint.secret) {
+            Ok(s) => secrets.push(s),
+            Err(e) => log::error!("webhooks: endpoint {}: {e}", endpoint.id),
+        }
         if let (Some(prev), Some(until)) = (
             &endpoint.previous_secret,
             endpoint.previous_secret_expires_at,
         ) {
             if until > now {
-                secrets.push(prev.clone());
+                match state.secrets.open(prev) {
+                    Ok(s) => secrets.push(s),
+                    Err(e) => log::error!("webhooks: endpoint {}: {e}", endpoint.id),
+                }
             }
         }
         jobs.push(Job {
@@ -257,19 +274,15 @@ fn describe(e: &reqwest::Error) -> String {
     msg
 }
 
-/// Reads (at most [`MAX_BODY_READ`] of) the answer, so the connection can be reused, and
-/// returns its start as text.
-async fn read_some(mut res: reqwest::Response) -> String {
-    let mut buf = Vec::new();
+/// Reads (at most [`MAX_BODY_READ`] of) the answer, so the connection can be reused.
+async fn read_some(mut res: reqwest::Response) {
+    let mut read = 0;
     while let Ok(Some(chunk)) = res.chunk().await {
-        if buf.len() < MAX_BODY_READ {
-            buf.extend_from_slice(&chunk);
-        } else {
+        read += chunk.len();
+        if read >= MAX_BODY_READ {
             break;
         }
     }
-    let end = buf.len().min(200);
-    String::from_utf8_lossy(&buf[..end]).trim().to_string()
 }
 
 /// Sends one delivery and decides what becomes of it.
@@ -288,7 +301,20 @@ async fn attempt(
             Err(e) => log::error!("webhooks: endpoint {}: {e}", job.delivery.endpoint_id),
         }
     }
-    let outcome: Result<i32, (Option<i32>, String)> = if signatures.is_empty() {
+    let refused = if settings.allow_private {
+        None
+    } else {
+        crate::netguard::refused_literal(&job.url)
+    };
+    let outcome: Result<i32, (Option<i32>, String)> = if let Some(why) = refused {
+        Err((
+            None,
+            format!(
+                "refused: {why}; webhooks go to public addresses only \
+                 (REFGROW_WEBHOOK_ALLOW_PRIVATE=true allows it)"
+            ),
+        ))
+    } else if signatures.is_empty() {
         Err((None, "the endpoint's secret is unusable".into()))
     } else {
         let sent = http
@@ -305,30 +331,18 @@ async fn attempt(
                 let status = res.status();
                 let code = Some(i32::from(status.as_u16()));
                 if status.is_success() {
-                    let _ = read_some(res).await;
+                    read_some(res).await;
                     Ok(i32::from(status.as_u16()))
-                } else if status.is_redirection() {
-                    let to = res
-                        .headers()
-                        .get(reqwest::header::LOCATION)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_string();
-                    let _ = read_some(res).await;
-                    Err((
-                        code,
-                        format!("HTTP {status}: redirects are not followed (Location: {to})"),
-                    ))
                 } else {
-                    let text = read_some(res).await;
-                    Err((
-                        code,
-                        if text.is_empty() {
-                            format!("HTTP {status}")
-                        } else {
-                            format!("HTTP {status}: {text}")
-                        },
-                    ))
+                    // The status line only: what the receiver answered is never stored or
+                    // shown (it could be an internal service's data).
+                    read_some(res).await;
+                    let hint = if status.is_redirection() {
+                        " (redirects are not followed)"
+                    } else {
+                        ""
+                    };
+                    Err((code, format!("HTTP {status}{hint}")))
                 }
             }
             Err(e) => Err((None, describe(&e))),

@@ -144,8 +144,8 @@ pub fn mask_secret(s: &str) -> String {
     format!("whsec_…{tail}")
 }
 
-/// The API view of a program.
-pub fn to_dto(row: &ProgramRow) -> Result<Program, ApiError> {
+/// The API view of a program (`sealer` opens the stored Stripe secret to mask it).
+pub fn to_dto(row: &ProgramRow, sealer: &crate::secrets::Sealer) -> Result<Program, ApiError> {
     let currency = currency(row);
     Ok(Program {
         id: ProgramId::from_trusted(row.id.clone()),
@@ -158,7 +158,12 @@ pub fn to_dto(row: &ProgramRow) -> Result<Program, ApiError> {
         min_payout: Money::new(row.min_payout_minor, currency).amount(),
         auto_approve_affiliates: row.auto_approve_affiliates,
         commission: rule(row)?,
-        stripe_webhook_secret: row.stripe_webhook_secret.as_deref().map(mask_secret),
+        stripe_webhook_secret: row.stripe_webhook_secret.as_deref().map(|stored| {
+            match sealer.open(stored) {
+                Ok(plain) => mask_secret(&plain),
+                Err(_) => "whsec_… (encrypted under another REFGROW_SECRET_KEY)".to_string(),
+            }
+        }),
         created_at: ms_to_datetime(row.created_at),
         updated_at: ms_to_datetime(row.updated_at),
     })
@@ -183,6 +188,7 @@ pub fn check_website(field: &str, s: &str) -> Result<String, ApiError> {
 /// Applies a patch; validates everything before changing anything.
 pub fn update(
     c: &mut DbConn,
+    sealer: &crate::secrets::Sealer,
     program_id: &str,
     patch: UpdateProgram,
     now: i64,
@@ -264,7 +270,8 @@ pub fn update(
                         "must be the endpoint's signing secret from Stripe, beginning with 'whsec_'",
                     ));
                 }
-                Some(s)
+                // Stored encrypted (see `crate::secrets`).
+                Some(sealer.seal(&s))
             }
             None => None,
         };

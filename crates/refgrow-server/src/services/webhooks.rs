@@ -16,6 +16,7 @@ use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::extract::check_len;
 use crate::idgen::{new_id, random_bytes};
+use crate::secrets::Sealer;
 use crate::services::events::EVENT_TYPES;
 
 /// Random bytes in a new secret (Standard Webhooks asks for 24 to 64).
@@ -112,9 +113,12 @@ fn check_description(d: &str) -> Result<(), ApiError> {
     check_len("description", d, 1, 500)
 }
 
-/// Creates an endpoint; returns the row (its secret is shown once by the caller).
+/// Creates an endpoint; returns the row with its secret in clear (shown once by the
+/// caller), while the stored row holds it encrypted under `sealer`. The URL must have been
+/// vetted by [`crate::netguard::vet_url`].
 pub fn create(
     c: &mut DbConn,
+    sealer: &Sealer,
     program_id: &str,
     body: CreateWebhookEndpoint,
     now: i64,
@@ -127,14 +131,15 @@ pub fn create(
     if let Some(d) = &body.description {
         check_description(d)?;
     }
-    let row = EndpointRow {
+    let secret = new_secret();
+    let mut row = EndpointRow {
         id: new_id(WebhookEndpointId::PREFIX),
         program_id: program_id.to_string(),
         url,
         description: body.description,
         event_types,
         enabled: true,
-        secret: new_secret(),
+        secret: sealer.seal(&secret),
         previous_secret: None,
         previous_secret_expires_at: None,
         failing_since: None,
@@ -143,6 +148,7 @@ pub fn create(
         consecutive_failures: 0,
     };
     store::insert_endpoint(c, &row)?;
+    row.secret = secret;
     Ok(row)
 }
 
@@ -187,16 +193,18 @@ pub fn update(
 }
 
 /// Replaces the secret; the old one keeps signing for `grace_ms`. Returns the row with the
-/// new secret.
+/// new secret in clear (stored encrypted, like the previous one).
 pub fn rotate_secret(
     c: &mut DbConn,
+    sealer: &Sealer,
     program_id: &str,
     id: &str,
     grace_ms: i64,
     now: i64,
 ) -> Result<EndpointRow, ApiError> {
     let mut row = load(c, program_id, id)?;
-    let old = std::mem::replace(&mut row.secret, new_secret());
+    let secret = new_secret();
+    let old = std::mem::replace(&mut row.secret, sealer.seal(&secret));
     if grace_ms > 0 {
         row.previous_secret = Some(old);
         row.previous_secret_expires_at = Some(now.saturating_add(grace_ms));
@@ -206,6 +214,7 @@ pub fn rotate_secret(
     }
     row.updated_at = now;
     store::update_endpoint(c, &row)?;
+    row.secret = secret;
     Ok(row)
 }
 
@@ -304,12 +313,21 @@ pub fn delivery_to_dto(row: &DeliveryRow, event_type: &str) -> WebhookDelivery {
         status,
         attempts: row.attempts,
         response_status: row.response_status,
-        last_error: row.last_error.clone(),
+        last_error: row.last_error.as_deref().map(status_line_only),
         last_attempt_at: opt_ms(row.last_attempt_at),
         next_attempt_at: (row.status == PENDING || row.status == RETRYING)
             .then(|| ms_to_datetime(row.next_attempt_at)),
         created_at: ms_to_datetime(row.created_at),
         updated_at: ms_to_datetime(row.updated_at),
+    }
+}
+
+/// An attempt's error as shown: an HTTP failure is its status line alone, never the
+/// receiver's answer (rows written before this rule may still hold its first bytes).
+pub fn status_line_only(error: &str) -> String {
+    match error.strip_prefix("HTTP ") {
+        Some(rest) => format!("HTTP {}", rest.split(':').next().unwrap_or(rest).trim()),
+        None => error.to_string(),
     }
 }
 
@@ -369,6 +387,7 @@ mod tests {
             check_url(" https://hooks.example.com/x?a=1 ").unwrap(),
             "https://hooks.example.com/x?a=1"
         );
+        // Syntax only: where it points is vetted by `netguard::vet_url`.
         assert!(check_url("http://127.0.0.1:9000/").is_ok());
         for bad in [
             "",
@@ -383,6 +402,15 @@ mod tests {
         }
         let long = format!("https://example.com/{}", "a".repeat(2000));
         assert_eq!(field(check_url(&long).unwrap_err()), "url");
+    }
+
+    #[test]
+    fn errors_show_the_status_line_only() {
+        assert_eq!(
+            status_line_only("HTTP 500 Internal Server Error: secret body"),
+            "HTTP 500 Internal Server Error"
+        );
+        assert_eq!(status_line_only("timed out"), "timed out");
     }
 
     #[test]

@@ -879,6 +879,7 @@ async fn api_keys_create_list_revoke_and_the_audit_log() {
             label: Some("backend v2".into()),
             scopes: None,
             rate_limit: None,
+            expires_at: None,
         })
         .await
         .expect("create");
@@ -899,6 +900,7 @@ async fn api_keys_create_list_revoke_and_the_audit_log() {
             label: Some("reports".into()),
             scopes: Some(vec![Scope::Read]),
             rate_limit: Some(0),
+            expires_at: None,
         })
         .await
         .expect("read-only key");

@@ -13,6 +13,9 @@ use refgrow_server::state::AppState;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+/// The key that encrypts secrets at rest in tests (base64 of 32 bytes).
+pub const TEST_SECRET_KEY: &str = "dGVzdHMtb25seS1rZXktZG8tbm90LXVzZS0zMmJ5dGU=";
+
 /// A running server and a key for its program.
 pub struct TestApp {
     pub base: String,
@@ -101,6 +104,10 @@ pub async fn spawn_configured(
 ) -> TestApp {
     let _ = env_logger::builder().is_test(true).try_init();
     let mut config = Config::for_database(&url);
+    // The tests' webhook receivers listen on 127.0.0.1, which is refused unless the operator
+    // opts in; the attack tests (security.rs) turn it off again.
+    config.webhook_allow_private = true;
+    config.secret_key = Some(refgrow_server::config::Redacted(TEST_SECRET_KEY.into()));
     tune(&mut config);
     let running = app::start(config, clock).expect("server starts");
     let handle = running.server.handle();

@@ -37,6 +37,9 @@ pub struct ApiKey {
     pub last_used_at: Option<DateTime<Utc>>,
     /// When revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When it stops working (`null`: never). An expired key gets `authentication_error`.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// `POST /v1/api-keys`.
@@ -53,6 +56,9 @@ pub struct CreateApiKey {
     /// Requests per second for this key (0: unlimited; absent: the server default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<u32>,
+    /// When the key stops working (RFC 3339, in the future; absent: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// The answer to `POST /v1/api-keys`: the key's secret, shown this once.
@@ -62,7 +68,9 @@ pub struct CreateApiKey {
 pub struct CreatedApiKey {
     /// The key.
     pub api_key: ApiKey,
-    /// The secret to send as `Authorization: Bearer …`; it is stored only as a hash.
+    /// The secret to send as `Authorization: Bearer …`; it is stored only as a hash and is
+    /// never saved for a replay: the same request sent again with its `Idempotency-Key` is a
+    /// `conflict` naming the key, not a second copy of the secret.
     pub key: String,
 }
 
