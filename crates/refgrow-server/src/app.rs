@@ -17,7 +17,7 @@ use crate::auth::Auth;
 use crate::metrics::Metrics;
 use crate::ratelimit::{Decision, RateLimiter};
 
-use crate::clicks::{spawn_flusher, ClickBuffer};
+use crate::clicks::{spawn_flusher, ClickBuffer, ClickSettings};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, DbSetupError};
@@ -34,6 +34,9 @@ pub enum StartError {
     /// The metrics registry.
     #[error("cannot set up metrics: {0}")]
     Metrics(String),
+    /// The click spill file could not be read.
+    #[error("cannot read the click spill file (REFGROW_CLICK_SPILL_PATH): {0}")]
+    Spill(std::io::Error),
     /// The listening address.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -188,10 +191,36 @@ async fn audit(
     ServiceResponse::new(req, head.set_body(BoxBody::new(bytes)))
 }
 
+/// The spill file: `REFGROW_CLICK_SPILL_PATH`, else `refgrow-clicks-{port}.spill` beside
+/// the SQLite file (or in the working directory on PostgreSQL or an in-memory SQLite).
+fn spill_path(config: &Config, db: &Db, addr: SocketAddr) -> std::path::PathBuf {
+    if let Some(p) = config
+        .click_spill_path
+        .as_ref()
+        .filter(|p| !p.trim().is_empty())
+    {
+        return p.trim().into();
+    }
+    let name = format!("refgrow-clicks-{}.spill", addr.port());
+    let dir = match (db.backend, crate::db::parse_database_url(&config.database_url)) {
+        (crate::db::Backend::Sqlite, Ok(t)) if !t.conninfo.starts_with(':') => {
+            std::path::Path::new(&t.conninfo)
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default()
+        }
+        _ => std::path::PathBuf::new(),
+    };
+    dir.join(name)
+}
+
 /// Connects the database (migrating it), binds the address and starts the workers and the
 /// background tasks. Must be called inside a Tokio runtime.
 pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
-    let db = Db::connect(&config.database_url)?;
+    let db = Db::connect_with(
+        &config.database_url,
+        Duration::from_millis(config.db_pool_timeout_ms),
+    )?;
     let listener = TcpListener::bind(&config.bind).map_err(|source| StartError::Bind {
         addr: config.bind.clone(),
         source,
@@ -204,18 +233,29 @@ pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
     if config.bind.ends_with(":0") {
         config.bind = addr.to_string();
     }
+    let metrics = Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?;
+    let clicks = ClickBuffer::new(
+        ClickSettings {
+            max_held: usize::try_from(config.click_buffer_max).unwrap_or(usize::MAX),
+            sync: config.click_sync,
+            spill_path: Some(spill_path(&config, &db, addr)),
+        },
+        metrics.clicks.clone(),
+    );
+    clicks.load_spill().map_err(StartError::Spill)?;
     let state = AppState {
         db: db.clone(),
         config: config.clone(),
         clock,
-        clicks: ClickBuffer::new(),
+        clicks,
         audit: AuditBuffer::default(),
         key_cache: Default::default(),
         key_limits: RateLimiter::new(),
         ip_limits: RateLimiter::new(),
-        metrics: Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?,
+        metrics,
         key_touched: Default::default(),
     };
+    db.spawn_prober();
     crate::audit::spawn_flusher(
         state.audit.clone(),
         db.clone(),

@@ -78,7 +78,7 @@ impl Writer {
         match self.queue.try_send(Box::new(Call { f, reply })) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
-                return Err(ApiError::unavailable("the write queue is full"))
+                return Err(ApiError::busy("the write queue is full"))
             }
             Err(TrySendError::Disconnected(_)) => {
                 return Err(ApiError::internal("the writer thread is gone"))

@@ -98,7 +98,15 @@ async fn track(
         affiliate_id: AffiliateId::from_trusted(click.affiliate_id.clone()),
         timestamp: ms_to_datetime(now),
     };
-    state.clicks.push(click)?;
+    if let Err(why) = state.clicks.record(&state.db, click).await {
+        state
+            .clicks
+            .counters()
+            .refused
+            .with_label_values(&[why.label()])
+            .inc();
+        return Err(why.into_error());
+    }
     Ok(created(dto))
 }
 
@@ -150,7 +158,12 @@ async fn redirect(
         .map(|(_, v)| v.into_owned());
     let code = refgrow_types::api::normalize_referral_code(&code);
     let resolved = match &code {
-        Some(code) => state.clicks.resolve(&state.db, None, code).await?,
+        Some(code) => match state.clicks.resolve(&state.db, None, code).await {
+            Ok(r) => r,
+            // The database is down and the code is not cached: send the visitor on anyway.
+            Err(e) if e.is_db_down() => None,
+            Err(e) => return Err(e),
+        },
         None => None,
     };
     let (resolved, code) = match (resolved, code) {
@@ -210,7 +223,19 @@ async fn redirect(
             .cookie(CLICK_COOKIE)
             .is_some_and(|c| ClickId::parse(c.value()).is_ok());
     let click_id = click.id.clone();
-    state.clicks.push(click)?;
+    if let Err(why) = state.clicks.record(&state.db, click).await {
+        // Not recorded (buffer full, or nowhere durable): the visitor still lands.
+        state
+            .clicks
+            .counters()
+            .dropped
+            .with_label_values(&[why.label()])
+            .inc();
+        return match landing(&website, to.as_deref(), None) {
+            Some(url) => Ok(found(url.as_str())),
+            None => Err(ApiError::not_found("website for this program")),
+        };
+    }
     let mut res = found(target.as_str());
     if !keep_cookie {
         let max_age = i64::from(resolved.cookie_days.max(1)) * DAY_MS / 1000;
