@@ -59,6 +59,8 @@ pub struct Running {
     pub state: AppState,
     /// The server future; await it (or spawn it) to serve.
     pub server: Server,
+    /// The webhook delivery worker (stopped by [`shutdown`]).
+    pub deliveries: crate::services::delivery::Deliveries,
 }
 
 /// The request id header.
@@ -267,7 +269,7 @@ pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
         Duration::from_millis(config.click_flush_ms.max(1)),
     );
     crate::services::jobs::spawn(state.clone());
-    crate::services::delivery::spawn(state.clone());
+    let deliveries = crate::services::delivery::spawn(state.clone());
     let factory_state = state.clone();
     let mut server =
         HttpServer::new(move || app_factory(factory_state.clone())).shutdown_timeout(20);
@@ -285,5 +287,45 @@ pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
         addr,
         state,
         server,
+        deliveries,
     })
+}
+
+/// What a graceful stop left behind.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stopped {
+    /// The clicks.
+    pub clicks: crate::clicks::StopReport,
+    /// The webhook deliveries in flight.
+    pub deliveries: crate::services::delivery::DeliveriesStopped,
+}
+
+impl Stopped {
+    /// The exit code: non-zero when acknowledged clicks could not be persisted.
+    pub fn exit_code(&self) -> i32 {
+        if self.clicks.lost > 0 {
+            2
+        } else {
+            0
+        }
+    }
+}
+
+/// The graceful stop, once the HTTP server has stopped: webhook deliveries in flight are
+/// finished or released for immediate retry, every held click is written (retrying until
+/// `REFGROW_SHUTDOWN_TIMEOUT_SECS`, then spilled to disk), the audit log is flushed.
+pub async fn shutdown(
+    state: &AppState,
+    deliveries: &crate::services::delivery::Deliveries,
+) -> Stopped {
+    let timeout = Duration::from_secs(state.config.shutdown_timeout_secs);
+    let webhook_wait = Duration::from_secs(state.config.webhook_timeout_secs.saturating_add(2));
+    let deliveries = deliveries.stop(state, timeout.min(webhook_wait)).await;
+    let clicks = state.clicks.stop(&state.db, timeout).await;
+    match state.audit.flush(&state.db).await {
+        Ok(n) if n > 0 => log::info!("flushed {n} audit entries"),
+        Ok(_) => {}
+        Err(e) => log::error!("could not flush the audit log: {e}"),
+    }
+    Stopped { clicks, deliveries }
 }

@@ -18,3 +18,4 @@ mod stats;
 mod stripe;
 mod tracking;
 mod webhooks;
+mod durability;
