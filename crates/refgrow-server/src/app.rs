@@ -204,7 +204,10 @@ fn spill_path(config: &Config, db: &Db, addr: SocketAddr) -> std::path::PathBuf 
         return p.trim().into();
     }
     let name = format!("refgrow-clicks-{}.spill", addr.port());
-    let dir = match (db.backend, crate::db::parse_database_url(&config.database_url)) {
+    let dir = match (
+        db.backend,
+        crate::db::parse_database_url(&config.database_url),
+    ) {
         (crate::db::Backend::Sqlite, Ok(t)) if !t.conninfo.starts_with(':') => {
             std::path::Path::new(&t.conninfo)
                 .parent()
@@ -322,10 +325,11 @@ pub async fn shutdown(
     let webhook_wait = Duration::from_secs(state.config.webhook_timeout_secs.saturating_add(2));
     let deliveries = deliveries.stop(state, timeout.min(webhook_wait)).await;
     let clicks = state.clicks.stop(&state.db, timeout).await;
-    match state.audit.flush(&state.db).await {
-        Ok(n) if n > 0 => log::info!("flushed {n} audit entries"),
-        Ok(_) => {}
-        Err(e) => log::error!("could not flush the audit log: {e}"),
+    match tokio::time::timeout(timeout, state.audit.flush(&state.db)).await {
+        Ok(Ok(n)) if n > 0 => log::info!("flushed {n} audit entries"),
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => log::error!("could not flush the audit log: {e}"),
+        Err(_) => log::error!("could not flush the audit log within {timeout:?}"),
     }
     Stopped { clicks, deliveries }
 }

@@ -128,9 +128,9 @@ impl NotRecorded {
             NotRecorded::BufferFull => {
                 ApiError::busy("the click buffer is full while the database catches up")
             }
-            NotRecorded::NotDurable => {
-                ApiError::unavailable("a click could be written neither to the database nor to the spill file")
-            }
+            NotRecorded::NotDurable => ApiError::unavailable(
+                "a click could be written neither to the database nor to the spill file",
+            ),
         }
     }
 }
@@ -152,6 +152,8 @@ struct Inner {
     pending: Vec<ClickRow>,
     /// On disk in the spill file, not yet committed.
     spilled: Vec<ClickRow>,
+    /// Taken by the flush in progress, until its outcome is known.
+    in_flight: Option<Arc<Vec<ClickRow>>>,
     /// Every click not yet committed, by id: whether it is on disk (spilled).
     held: HashMap<String, bool>,
     codes: HashMap<(Option<String>, String), (Instant, Option<ResolvedCode>)>,
@@ -307,7 +309,7 @@ impl ClickBuffer {
         (stale_ok || at.elapsed() < CODE_TTL).then(|| hit.clone())
     }
 
-/// Resolves a code (within a program when given), through the cache.
+    /// Resolves a code (within a program when given), through the cache.
     pub async fn resolve(
         &self,
         db: &Db,
@@ -404,8 +406,11 @@ impl ClickBuffer {
             let result = if db.is_down() {
                 Err(ApiError::unavailable("known down"))
             } else {
+                self.lock().in_flight = Some(batch.clone());
                 let b = batch.clone();
-                db.write(move |c| Ok(write_batch(c, &b)?)).await
+                let r = db.write(move |c| Ok(write_batch(c, &b)?)).await;
+                self.lock().in_flight = None;
+                r
             };
             match result {
                 Ok(()) => {
@@ -524,22 +529,37 @@ impl ClickBuffer {
             log::info!("stopping: writing {held} held clicks (at most {timeout:?})");
         }
         loop {
-            match self.flush(db).await {
-                Ok(n) => report.written += n,
-                Err(e) => log::warn!("stopping: writing clicks failed, retrying: {e}"),
+            let left = timeout.saturating_sub(started.elapsed());
+            match tokio::time::timeout(left, self.flush(db)).await {
+                Ok(Ok(n)) => report.written += n,
+                Ok(Err(e)) => log::warn!("stopping: writing clicks failed, retrying: {e}"),
+                Err(_) => log::warn!("stopping: writing clicks did not finish in {timeout:?}"),
             }
             if self.is_empty() || started.elapsed() >= timeout {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(200).min(timeout)).await;
         }
-        let left = std::mem::take(&mut self.lock().pending);
+        // What is still only in memory, including a write that never answered (if it did
+        // commit, the replay skips those ids), goes to the spill file.
+        let left = {
+            let mut inner = self.lock();
+            let mut left: Vec<ClickRow> = inner
+                .in_flight
+                .take()
+                .map(|b| b.iter().cloned().collect())
+                .unwrap_or_default();
+            left.extend(std::mem::take(&mut inner.pending));
+            left
+        };
         if !left.is_empty() {
-            let _ = self.spill_rows(left).await;
+            if let Err(e) = self.spill_rows(left).await {
+                log::error!("stopping: cannot spill clicks: {e}");
+            }
         }
         let inner = self.lock();
         report.spilled = inner.spilled.len();
-        report.lost = inner.pending.len();
+        report.lost = inner.held.values().filter(|on_disk| !**on_disk).count();
         drop(inner);
         if report.lost > 0 {
             log::error!(

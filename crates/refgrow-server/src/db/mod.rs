@@ -213,6 +213,34 @@ pub fn parse_database_url(url: &str) -> Result<DbTarget, DbSetupError> {
     })
 }
 
+/// libpq settings added to a PostgreSQL URL that does not set them: a connection attempt
+/// gives up after 5 s, and TCP keepalives notice a server that vanished without closing
+/// its connections (a network partition) in about half a minute instead of never.
+const PG_DEFAULTS: [(&str, &str); 4] = [
+    ("connect_timeout", "5"),
+    ("keepalives_idle", "15"),
+    ("keepalives_interval", "5"),
+    ("keepalives_count", "3"),
+];
+
+/// The URL with [`PG_DEFAULTS`] for the parameters it leaves out.
+pub fn with_pg_defaults(conninfo: &str) -> String {
+    let Ok(mut url) = url::Url::parse(conninfo) else {
+        return conninfo.to_string();
+    };
+    let given: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    let missing: Vec<(&str, &str)> = PG_DEFAULTS
+        .iter()
+        .filter(|(k, _)| !given.iter().any(|g| g == k))
+        .copied()
+        .collect();
+    if missing.is_empty() {
+        return conninfo.to_string();
+    }
+    url.query_pairs_mut().extend_pairs(missing);
+    url.to_string()
+}
+
 /// Opens connections for r2d2, backend chosen once from the URL, with clear errors.
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
@@ -249,12 +277,12 @@ impl ConnectionManager {
                 Ok(DbConn::Sqlite(c))
             }
             Backend::Postgres => {
-                let c = PgConnection::establish(&self.target.conninfo).map_err(|e| {
-                    DbSetupError::Connect {
+                let c = PgConnection::establish(&with_pg_defaults(&self.target.conninfo)).map_err(
+                    |e| DbSetupError::Connect {
                         backend: "PostgreSQL",
                         reason: e.to_string().trim().to_string(),
-                    }
-                })?;
+                    },
+                )?;
                 Ok(DbConn::Pg(c))
             }
         }
@@ -593,6 +621,21 @@ mod tests {
             .to_string();
         assert!(e.contains("TLS"), "{e}");
         assert!(parse_database_url("").is_err());
+    }
+
+    #[test]
+    fn postgres_urls_get_timeouts_unless_they_set_them() {
+        let u = with_pg_defaults("postgres://u@h:5432/db");
+        assert!(
+            u.contains("connect_timeout=5") && u.contains("keepalives_idle=15"),
+            "{u}"
+        );
+        let u = with_pg_defaults("postgres://u@h/db?connect_timeout=30");
+        assert!(
+            u.contains("connect_timeout=30") && !u.contains("connect_timeout=5"),
+            "{u}"
+        );
+        assert!(u.contains("keepalives_count=3"), "{u}");
     }
 }
 

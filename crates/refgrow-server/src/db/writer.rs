@@ -77,9 +77,7 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         match self.queue.try_send(Box::new(Call { f, reply })) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                return Err(ApiError::busy("the write queue is full"))
-            }
+            Err(TrySendError::Full(_)) => return Err(ApiError::busy("the write queue is full")),
             Err(TrySendError::Disconnected(_)) => {
                 return Err(ApiError::internal("the writer thread is gone"))
             }

@@ -119,7 +119,7 @@ impl Deliveries {
         self.stopping.store(true, Ordering::SeqCst);
         let started = Instant::now();
         // A claim in progress registers its deliveries before this returns.
-        drop(self.gate.lock().await);
+        let _ = tokio::time::timeout(timeout, self.gate.lock()).await;
         let at_start = self.in_flight_count();
         while self.in_flight_count() > 0 && started.elapsed() < timeout {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -131,9 +131,9 @@ impl Deliveries {
         };
         if !left.is_empty() {
             let n = left.len();
-            let released = state
-                .db
-                .write(move |c| {
+            let released = tokio::time::timeout(
+                Duration::from_secs(5),
+                state.db.write(move |c| {
                     let mut released = 0;
                     for (id, lease) in &left {
                         if store::release(c, id, *lease)? {
@@ -141,8 +141,10 @@ impl Deliveries {
                         }
                     }
                     Ok(released)
-                })
-                .await;
+                }),
+            )
+            .await
+            .unwrap_or_else(|_| Err(ApiError::unavailable("releasing claims timed out")));
             match released {
                 Ok(r) => {
                     report.released = r;

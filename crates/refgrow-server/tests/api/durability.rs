@@ -49,10 +49,7 @@ async fn clicks_in_db(url: &str, ids: &[String]) -> (i64, Vec<String>) {
                 .load(c)?;
             found.extend(got);
         }
-        Ok((
-            n,
-            ids.into_iter().filter(|i| !found.contains(i)).collect(),
-        ))
+        Ok((n, ids.into_iter().filter(|i| !found.contains(i)).collect()))
     })
     .await
     .expect("count clicks")
@@ -100,7 +97,10 @@ async fn a_full_click_buffer_refuses_with_503_and_the_redirect_still_redirects()
     assert_eq!(res.status(), StatusCode::FOUND);
     let to = res.headers()["location"].to_str().unwrap().to_string();
     assert!(to.starts_with("https://acme.example/"), "{to}");
-    assert!(!to.contains("refgrow_click"), "not recorded: no click id: {to}");
+    assert!(
+        !to.contains("refgrow_click"),
+        "not recorded: no click id: {to}"
+    );
     assert!(res.headers().get("set-cookie").is_none());
     let m = app.http.get(format!("{}/metrics", app.base)).send().await;
     let m = m.unwrap().text().await.unwrap();
@@ -459,9 +459,13 @@ impl Server {
         assert!(ok, "kill -{sig}");
     }
 
-    /// Waits for the process to end: (exit code, stderr).
-    fn wait(self) -> (Option<i32>, String) {
-        let out = self.child.wait_with_output().unwrap();
+    /// Waits for the process to end (off the runtime, so the proxy keeps running):
+    /// (exit code, stderr).
+    async fn wait(self) -> (Option<i32>, String) {
+        let child = self.child;
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+            .await
+            .unwrap();
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stderr).to_string(),
@@ -474,8 +478,7 @@ fn prepare(url: &str) -> String {
     let db = refgrow_server::db::Db::connect(url).expect("connect");
     let mut c = db.write_conn().unwrap();
     let now = chrono::Utc::now().timestamp_millis();
-    let prog =
-        refgrow_server::services::program::create(&mut c, "Durability", "USD", now).unwrap();
+    let prog = refgrow_server::services::program::create(&mut c, "Durability", "USD", now).unwrap();
     diesel::sql_query(format!(
         "UPDATE programs SET website_url = 'https://acme.example/' WHERE id = '{}'",
         prog.id
@@ -501,7 +504,7 @@ async fn new_affiliate(s: &Server) -> String {
         .to_string()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_writes_every_held_click_and_exits_zero() {
     let (url, _dir) = fresh_database();
     let key = prepare(&url);
@@ -519,13 +522,13 @@ async fn sigterm_writes_every_held_click_and_exits_zero() {
         ids.push(s.track(&code).await.expect("acknowledged"));
     }
     s.signal("TERM");
-    let (exit, stderr) = s.wait();
+    let (exit, stderr) = s.wait().await;
     assert_eq!(exit, Some(0), "{stderr}");
     let (n, missing) = clicks_in_db(&url, &ids).await;
     assert_eq!((n, missing.len()), (300, 0), "{stderr}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_that_cannot_persist_its_clicks_exits_non_zero_and_says_how_many() {
     let (url, _dir) = fresh_database();
     let key = prepare(&url);
@@ -551,13 +554,13 @@ async fn a_stop_that_cannot_persist_its_clicks_exits_non_zero_and_says_how_many(
     }
     outage.cut();
     s.signal("TERM");
-    let (exit, stderr) = s.wait();
+    let (exit, stderr) = s.wait().await;
     outage.restore();
     assert_eq!(exit, Some(2), "{stderr}");
     assert!(stderr.contains("25 acknowledged clicks"), "{stderr}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_answers_fast_redirects_loses_no_acknowledged_click_and_recovers() {
     let (url, dir) = fresh_database();
     let key = prepare(&url);
@@ -644,7 +647,7 @@ async fn an_outage_answers_fast_redirects_loses_no_acknowledged_click_and_recove
     }
     // kill -9 during the second outage, then the database returns and the server restarts.
     s.signal("KILL");
-    let _ = s.wait();
+    let _ = s.wait().await;
     outage.restore();
     let s = Server::start(&server_url, port, &key, &env).await;
     let started = Instant::now();
@@ -665,14 +668,16 @@ async fn an_outage_answers_fast_redirects_loses_no_acknowledged_click_and_recove
     let (r, _) = s.get("/v1/affiliates").await;
     let (n, _) = clicks_in_db(&url, &[]).await;
     assert_eq!(
-        r.data()["affiliates"][0]["clickCount"].as_i64().unwrap_or(-1),
+        r.data()["affiliates"][0]["clickCount"]
+            .as_i64()
+            .unwrap_or(-1),
         n,
         "{}",
         r.text
     );
     assert!(!spill.exists(), "the spill file is emptied once written");
     s.signal("TERM");
-    let (exit, stderr) = s.wait();
+    let (exit, stderr) = s.wait().await;
     assert_eq!(exit, Some(0), "{stderr}");
     drop(dir);
 }

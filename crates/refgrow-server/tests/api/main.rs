@@ -8,6 +8,7 @@ mod helpers;
 
 mod affiliates;
 mod client;
+mod durability;
 mod foundation;
 mod invitations;
 mod money;
@@ -18,4 +19,3 @@ mod stats;
 mod stripe;
 mod tracking;
 mod webhooks;
-mod durability;
