@@ -3,7 +3,7 @@
 //! A click is answered from memory: the referral code is resolved through a short-lived
 //! cache, the click gets its id at once, and the row waits in a bounded buffer that a
 //! background task writes in batches (multi-row `INSERT`s in one transaction per batch,
-//! counters bumped once per affiliate). No write lock is taken on the request path, so the
+//! counters bumped once per affiliate; a binary `COPY` on PostgreSQL). No write lock is taken on the request path, so the
 //! click rate is not capped by the single SQLite writer.
 //!
 //! Every click that is not yet committed (waiting, taken by a flush that has not committed,
@@ -38,8 +38,8 @@ use spill::Spill;
 /// How long a resolved referral code is trusted (a stale entry still serves redirects
 /// while the database is down).
 const CODE_TTL: Duration = Duration::from_secs(5);
-/// Rows per multi-row `INSERT`: 9 binds each, well under PostgreSQL's 65,535 and SQLite's
-/// 32,766 bind parameters.
+/// Rows per multi-row `INSERT` on SQLite: 9 binds each, well under SQLite's 32,766 bind
+/// parameters (and PostgreSQL's 65,535, though PostgreSQL uses `COPY`).
 pub const INSERT_CHUNK: usize = 3000;
 
 /// A click waiting to be written.
@@ -656,11 +656,25 @@ pub fn write_new(c: &mut DbConn, batch: &[ClickRow]) -> QueryResult<usize> {
     })
 }
 
+/// Inserts rows: on PostgreSQL one binary `COPY` (no bind-parameter limit, no SQL to
+/// parse), on SQLite multi-row `INSERT`s of [`INSERT_CHUNK`] rows.
 fn insert_rows(c: &mut DbConn, rows: &[ClickRow]) -> QueryResult<()> {
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        crate::db::direct!(c, |c| diesel::insert_into(clicks::table)
-            .values(chunk)
-            .execute(c))?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    match c {
+        DbConn::Pg(pg) => {
+            diesel::copy_from(clicks::table)
+                .from_insertable(rows)
+                .execute(pg)?;
+        }
+        DbConn::Sqlite(lite) => {
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                diesel::insert_into(clicks::table)
+                    .values(chunk)
+                    .execute(lite)?;
+            }
+        }
     }
     Ok(())
 }
