@@ -623,6 +623,36 @@ mod tests {
         assert!(parse_database_url("").is_err());
     }
 
+    /// A connection left inside a transaction (or with diesel's transaction manager in its
+    /// error state) is never handed out again.
+    #[test]
+    fn connections_left_in_a_transaction_are_never_reused() {
+        use diesel::connection::TransactionManager;
+        use r2d2::ManageConnection;
+        let mut urls = vec!["sqlite://:memory:".to_string()];
+        if let Ok(pg) = std::env::var("REFGROW_TEST_DATABASE_URL") {
+            if !pg.trim().is_empty() {
+                urls.push(pg);
+            }
+        }
+        for url in urls {
+            let m = ConnectionManager::new(parse_database_url(&url).unwrap());
+            let mut c = m.open().unwrap();
+            assert!(!m.has_broken(&mut c), "{url}");
+            <DbConn as Connection>::TransactionManager::begin_transaction(&mut c).unwrap();
+            assert!(m.has_broken(&mut c), "{url}: left in a transaction");
+            <DbConn as Connection>::TransactionManager::rollback_transaction(&mut c).unwrap();
+            assert!(!m.has_broken(&mut c), "{url}");
+            // A failed transaction leaves nothing open.
+            let r: QueryResult<()> = c.transaction(|c| {
+                c.batch_execute("SELECT no_such_column FROM no_such_table")?;
+                Ok(())
+            });
+            assert!(r.is_err());
+            assert!(!m.has_broken(&mut c), "{url}");
+        }
+    }
+
     #[test]
     fn postgres_urls_get_timeouts_unless_they_set_them() {
         let u = with_pg_defaults("postgres://u@h:5432/db");

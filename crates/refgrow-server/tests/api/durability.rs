@@ -723,3 +723,106 @@ async fn flush_rate() {
         app.state.db.backend
     );
 }
+
+/// A webhook receiver that answers 200 after `delay_ms`, counting requests.
+struct SlowReceiver {
+    url: String,
+    hits: Arc<std::sync::atomic::AtomicUsize>,
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SlowReceiver {
+    async fn start(delay_ms: u64) -> SlowReceiver {
+        use actix_web::{web, App, HttpResponse, HttpServer};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let delay = Arc::new(std::sync::atomic::AtomicU64::new(delay_ms));
+        let (h, d) = (hits.clone(), delay.clone());
+        let server = HttpServer::new(move || {
+            let (h, d) = (h.clone(), d.clone());
+            App::new().default_service(web::to(move || {
+                let (h, d) = (h.clone(), d.clone());
+                async move {
+                    h.fetch_add(1, Ordering::SeqCst);
+                    let ms = d.load(Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    HttpResponse::Ok().body("ok")
+                }
+            }))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        SlowReceiver {
+            url: format!("http://127.0.0.1:{port}/hook"),
+            hits,
+            delay_ms: delay,
+        }
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    async fn wait_hits(&self, n: usize, within: Duration) {
+        let started = Instant::now();
+        while self.hits() < n {
+            assert!(
+                started.elapsed() < within,
+                "{} requests, {n} expected within {within:?}",
+                self.hits()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_in_flight_at_a_stop_are_finished_not_sent_again() {
+    let app = spawn_app_with(|c| c.webhook_poll_ms = 50).await;
+    let rx = SlowReceiver::start(1000).await;
+    let r = app
+        .post("/v1/webhook-endpoints", json!({"url": rx.url}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    app.affiliate("wh@x.io", "Wh").await;
+    rx.wait_hits(1, Duration::from_secs(10)).await;
+    // The receiver is still answering: the stop waits for it and records the result.
+    let (stopped, url, dir) = app.graceful_stop().await;
+    assert_eq!(stopped.deliveries.finished, 1, "{stopped:?}");
+    assert_eq!(stopped.deliveries.released, 0);
+    let app = spawn_configured(url, dir, refgrow_server::clock::Clock::system(), |c| {
+        c.webhook_poll_ms = 50
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(rx.hits(), 1, "delivered once, never re-sent");
+    drop(app);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_cut_off_by_a_stop_are_released_for_immediate_retry() {
+    let tune = |c: &mut refgrow_server::config::Config| {
+        c.webhook_poll_ms = 50;
+        c.shutdown_timeout_secs = 1;
+    };
+    let app = spawn_app_with(tune).await;
+    let rx = SlowReceiver::start(4000).await;
+    let r = app
+        .post("/v1/webhook-endpoints", json!({"url": rx.url}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    app.affiliate("wh2@x.io", "Wh2").await;
+    rx.wait_hits(1, Duration::from_secs(10)).await;
+    let (stopped, url, dir) = app.graceful_stop().await;
+    assert_eq!(stopped.deliveries.released, 1, "{stopped:?}");
+    rx.delay_ms.store(0, Ordering::SeqCst);
+    let restarted = Instant::now();
+    let _app = spawn_configured(url, dir, refgrow_server::clock::Clock::system(), tune).await;
+    // Due at once, not when the ~70 s lease would have ended.
+    rx.wait_hits(2, Duration::from_secs(5)).await;
+    assert!(restarted.elapsed() < Duration::from_secs(5));
+}
