@@ -82,9 +82,11 @@ impl Writer {
                 return Err(ApiError::internal("the writer thread is gone"))
             }
         }
+        // A job is dropped unanswered only when the writer could not get its connection
+        // (the file cannot be opened): the database is unavailable, not a bug.
         answer
             .await
-            .map_err(|_| ApiError::internal("a write was dropped without an answer"))?
+            .map_err(|_| ApiError::unavailable("the SQLite writer has no connection"))?
     }
 }
 
