@@ -168,6 +168,40 @@ async fn a_graceful_stop_writes_every_acknowledged_click() {
 }
 
 #[tokio::test]
+async fn in_sync_mode_an_acknowledged_click_is_already_committed() {
+    let app = spawn_app_with(|c| {
+        c.click_sync = true;
+        // The background flusher never runs: only the request's own group commit writes.
+        c.click_flush_ms = 3_600_000;
+    })
+    .await;
+    website(&app).await;
+    let a = app.affiliate("sync@x.io", "Sync").await;
+    let code = a["referralCode"].as_str().unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        let r = app
+            .post("/v1/referrals/track", json!({"referralCode": code}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        ids.push(r.data()["clickId"].as_str().unwrap().to_string());
+        let res = app
+            .http
+            .get(format!("{}/r/{code}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FOUND);
+        let to = res.headers()["location"].to_str().unwrap();
+        let id = to.split("refgrow_click=").nth(1).unwrap();
+        ids.push(id.to_string());
+        let (_, missing) = clicks_in_db(&app.database_url, &ids).await;
+        assert!(missing.is_empty(), "answered before commit: {missing:?}");
+    }
+    assert!(app.state.clicks.is_empty());
+}
+
+#[tokio::test]
 async fn click_ids_are_usable_at_once_by_every_path() {
     const SECRET: &str = "whsec_refgrow_ryw_secret";
     let app = spawn_app_with(|c| c.click_flush_ms = 5).await;
