@@ -860,3 +860,52 @@ async fn webhook_deliveries_cut_off_by_a_stop_are_released_for_immediate_retry()
     rx.wait_hits(2, Duration::from_secs(5)).await;
     assert!(restarted.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_one_database_count_every_click_once() {
+    let (url, dir) = fresh_database();
+    let clock = refgrow_server::clock::Clock::system();
+    let one = spawn_configured(url.clone(), dir, clock.clone(), |c| c.click_flush_ms = 5).await;
+    let two = spawn_configured(url.clone(), None, clock, |c| c.click_flush_ms = 5).await;
+    let a = one.affiliate("two@x.io", "Two").await;
+    let code = a["referralCode"].as_str().unwrap().to_string();
+    let mut tasks = Vec::new();
+    for app in [&one, &two] {
+        for _ in 0..4 {
+            let (http, base, key, code) = (
+                app.http.clone(),
+                app.base.clone(),
+                app.key.clone(),
+                code.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for _ in 0..100 {
+                    let r = http
+                        .post(format!("{base}/v1/referrals/track"))
+                        .bearer_auth(&key)
+                        .json(&json!({"referralCode": code}))
+                        .send()
+                        .await
+                        .unwrap();
+                    let r = to_resp(r).await;
+                    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+                    ids.push(r.data()["clickId"].as_str().unwrap().to_string());
+                }
+                ids
+            }));
+        }
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.extend(t.await.unwrap());
+    }
+    one.state.clicks.flush(&one.state.db).await.unwrap();
+    two.state.clicks.flush(&two.state.db).await.unwrap();
+    let (n, missing) = clicks_in_db(&url, &ids).await;
+    assert_eq!((n, missing.len()), (800, 0));
+    let r = one
+        .get(&format!("/v1/affiliates/{}", a["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(r.data()["affiliate"]["clickCount"], 800, "{}", r.text);
+}
