@@ -17,7 +17,7 @@ use crate::auth::Auth;
 use crate::metrics::Metrics;
 use crate::ratelimit::{Decision, RateLimiter};
 
-use crate::clicks::{spawn_flusher, ClickBuffer};
+use crate::clicks::{spawn_flusher, ClickBuffer, ClickSettings};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, DbSetupError};
@@ -37,6 +37,9 @@ pub enum StartError {
     /// A setting that cannot be used.
     #[error("{0}")]
     Setting(String),
+    /// The click spill file could not be read.
+    #[error("cannot read the click spill file (REFGROW_CLICK_SPILL_PATH): {0}")]
+    Spill(std::io::Error),
     /// The listening address.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -59,6 +62,8 @@ pub struct Running {
     pub state: AppState,
     /// The server future; await it (or spawn it) to serve.
     pub server: Server,
+    /// The webhook delivery worker (stopped by [`shutdown`]).
+    pub deliveries: crate::services::delivery::Deliveries,
 }
 
 /// The request id header.
@@ -222,12 +227,41 @@ async fn audit(
     ServiceResponse::new(req, head.set_body(BoxBody::new(bytes)))
 }
 
+/// The spill file: `REFGROW_CLICK_SPILL_PATH`, else `refgrow-clicks-{port}.spill` beside
+/// the SQLite file (or in the working directory on PostgreSQL or an in-memory SQLite).
+fn spill_path(config: &Config, db: &Db, addr: SocketAddr) -> std::path::PathBuf {
+    if let Some(p) = config
+        .click_spill_path
+        .as_ref()
+        .filter(|p| !p.trim().is_empty())
+    {
+        return p.trim().into();
+    }
+    let name = format!("refgrow-clicks-{}.spill", addr.port());
+    let dir = match (
+        db.backend,
+        crate::db::parse_database_url(&config.database_url),
+    ) {
+        (crate::db::Backend::Sqlite, Ok(t)) if !t.conninfo.starts_with(':') => {
+            std::path::Path::new(&t.conninfo)
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default()
+        }
+        _ => std::path::PathBuf::new(),
+    };
+    dir.join(name)
+}
+
 /// Connects the database (migrating it), binds the address and starts the workers and the
 /// background tasks. Must be called inside a Tokio runtime.
 pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
     let trusted_proxies = crate::client_ip::parse_trusted(config.trusted_proxies.as_deref())
         .map_err(StartError::Setting)?;
-    let db = Db::connect(&config.database_url)?;
+    let db = Db::connect_with(
+        &config.database_url,
+        Duration::from_millis(config.db_pool_timeout_ms),
+    )?;
     let secrets = crate::secrets::load(&config).map_err(|e| StartError::Setting(e.to_string()))?;
     {
         let mut c = db
@@ -281,21 +315,32 @@ pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
     if config.bind.ends_with(":0") {
         config.bind = addr.to_string();
     }
+    let metrics = Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?;
+    let clicks = ClickBuffer::new(
+        ClickSettings {
+            max_held: usize::try_from(config.click_buffer_max).unwrap_or(usize::MAX),
+            sync: config.click_sync,
+            spill_path: Some(spill_path(&config, &db, addr)),
+        },
+        metrics.clicks.clone(),
+    );
+    clicks.load_spill().map_err(StartError::Spill)?;
     let state = AppState {
         db: db.clone(),
         config: config.clone(),
         clock,
-        clicks: ClickBuffer::new(),
+        clicks,
         audit: AuditBuffer::default(),
         key_cache: Default::default(),
         key_limits: RateLimiter::new(),
         ip_limits: RateLimiter::new(),
-        metrics: Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?,
+        metrics,
         key_touched: Default::default(),
         secrets,
         trusted_proxies: std::sync::Arc::new(trusted_proxies),
         outbox_depth: Default::default(),
     };
+    db.spawn_prober();
     crate::audit::spawn_flusher(
         state.audit.clone(),
         db.clone(),
@@ -307,7 +352,7 @@ pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
         Duration::from_millis(config.click_flush_ms.max(1)),
     );
     crate::services::jobs::spawn(state.clone());
-    crate::services::delivery::spawn(state.clone());
+    let deliveries = crate::services::delivery::spawn(state.clone());
     let factory_state = state.clone();
     let mut server =
         HttpServer::new(move || app_factory(factory_state.clone())).shutdown_timeout(20);
@@ -325,7 +370,48 @@ pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
         addr,
         state,
         server,
+        deliveries,
     })
+}
+
+/// What a graceful stop left behind.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stopped {
+    /// The clicks.
+    pub clicks: crate::clicks::StopReport,
+    /// The webhook deliveries in flight.
+    pub deliveries: crate::services::delivery::DeliveriesStopped,
+}
+
+impl Stopped {
+    /// The exit code: non-zero when acknowledged clicks could not be persisted.
+    pub fn exit_code(&self) -> i32 {
+        if self.clicks.lost > 0 {
+            2
+        } else {
+            0
+        }
+    }
+}
+
+/// The graceful stop, once the HTTP server has stopped: webhook deliveries in flight are
+/// finished or released for immediate retry, every held click is written (retrying until
+/// `REFGROW_SHUTDOWN_TIMEOUT_SECS`, then spilled to disk), the audit log is flushed.
+pub async fn shutdown(
+    state: &AppState,
+    deliveries: &crate::services::delivery::Deliveries,
+) -> Stopped {
+    let timeout = Duration::from_secs(state.config.shutdown_timeout_secs);
+    let webhook_wait = Duration::from_secs(state.config.webhook_timeout_secs.saturating_add(2));
+    let deliveries = deliveries.stop(state, timeout.min(webhook_wait)).await;
+    let clicks = state.clicks.stop(&state.db, timeout).await;
+    match tokio::time::timeout(timeout, state.audit.flush(&state.db)).await {
+        Ok(Ok(n)) if n > 0 => log::info!("flushed {n} audit entries"),
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => log::error!("could not flush the audit log: {e}"),
+        Err(_) => log::error!("could not flush the audit log within {timeout:?}"),
+    }
+    Stopped { clicks, deliveries }
 }
 
 #[cfg(test)]

@@ -128,8 +128,11 @@ pub fn spawn_flusher(buffer: AuditBuffer, db: Db, every: Duration) {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            if let Err(e) = buffer.flush(&db).await {
-                log::warn!("writing the audit log failed, will retry: {e}");
+            match buffer.flush(&db).await {
+                Ok(_) => {}
+                // The outage is logged once, by the database's circuit breaker.
+                Err(e) if e.is_db_down() => {}
+                Err(e) => log::warn!("writing the audit log failed, will retry: {e}"),
             }
         }
     });

@@ -185,6 +185,58 @@ pub struct Config {
         global = true
     )]
     pub metrics_token: Option<Redacted>,
+
+    /// The most clicks held before they are in the database (waiting, being written, or
+    /// spilled to disk during an outage); past it `POST /v1/referrals/track` answers 503
+    /// with `Retry-After` and `GET /r/{code}` redirects without recording.
+    #[arg(
+        long,
+        env = "REFGROW_CLICK_BUFFER_MAX",
+        default_value_t = 200_000,
+        value_parser = clap::value_parser!(u64).range(1..=10_000_000),
+        global = true
+    )]
+    pub click_buffer_max: u64,
+
+    /// Acknowledge a click only once it is committed to the database (or, while the
+    /// database is down, fsync'd to the spill file): no loss on a crash, at the cost of a
+    /// wait of one group commit per click.
+    #[arg(
+        long,
+        env = "REFGROW_CLICK_SYNC",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    pub click_sync: bool,
+
+    /// The file where clicks are kept (fsync'd) while the database is unreachable, and
+    /// replayed from at start. Default: `refgrow-clicks-{port}.spill` beside the SQLite
+    /// file, or in the working directory on PostgreSQL. Created only when needed.
+    #[arg(long, env = "REFGROW_CLICK_SPILL_PATH", global = true)]
+    pub click_spill_path: Option<String>,
+
+    /// Seconds a graceful stop may take to write buffered clicks (and finish webhook
+    /// deliveries in flight) before it gives up, spills what is left and exits non-zero if
+    /// even that fails.
+    #[arg(
+        long,
+        env = "REFGROW_SHUTDOWN_TIMEOUT_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub shutdown_timeout_secs: u64,
+
+    /// Milliseconds a request waits for a database connection before its 503.
+    #[arg(
+        long,
+        env = "REFGROW_DB_POOL_TIMEOUT_MS",
+        default_value_t = 2000,
+        value_parser = clap::value_parser!(u64).range(100..=60_000),
+        global = true
+    )]
+    pub db_pool_timeout_ms: u64,
 }
 
 /// A setting that is a secret: shown as `***` by `Debug`.
@@ -237,6 +289,11 @@ impl Config {
             secret_key_file: None,
             trusted_proxies: None,
             metrics_token: None,
+            click_buffer_max: 200_000,
+            click_sync: false,
+            click_spill_path: None,
+            shutdown_timeout_secs: 60,
+            db_pool_timeout_ms: 2000,
         }
     }
 

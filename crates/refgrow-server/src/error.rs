@@ -19,6 +19,9 @@ use actix_web::{HttpResponse, ResponseError};
 use refgrow_types::error::{ApiErrorBody, ErrorCode, ErrorEnvelope};
 use serde_json::json;
 
+/// The message of [`ApiError::unavailable`].
+const DB_DOWN_MESSAGE: &str = "The database is not reachable right now; retry shortly";
+
 /// An error on its way to the caller.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -89,13 +92,28 @@ impl ApiError {
         Self::new(ErrorCode::ServerError, "Something went wrong on our side")
     }
 
-    /// The database is not reachable right now.
+    /// The database is not reachable right now (503 with `Retry-After`).
     pub fn unavailable(cause: impl fmt::Display) -> Self {
-        log::error!("database unavailable: {cause}");
-        Self::new(
+        log::warn!("database unavailable: {cause}");
+        let mut e = Self::new(ErrorCode::ServiceUnavailable, DB_DOWN_MESSAGE);
+        e.retry_after = Some(crate::db::health::RETRY_AFTER_SECS);
+        e
+    }
+
+    /// The server is saturated (a full queue or buffer): 503 with `Retry-After`, without
+    /// implying that the database is down.
+    pub fn busy(what: &str) -> Self {
+        let mut e = Self::new(
             ErrorCode::ServiceUnavailable,
-            "The database is not reachable right now; retry shortly",
-        )
+            format!("The server is busy ({what}); retry shortly"),
+        );
+        e.retry_after = Some(1);
+        e
+    }
+
+    /// Whether this error says the database is unreachable (see [`ApiError::unavailable`]).
+    pub fn is_db_down(&self) -> bool {
+        self.code == ErrorCode::ServiceUnavailable && self.message == DB_DOWN_MESSAGE
     }
 
     /// Adds details.
@@ -141,12 +159,34 @@ impl From<diesel::result::Error> for ApiError {
                 log::debug!("unique violation: {}", info.message());
                 ApiError::conflict("A resource with this unique value already exists")
             }
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                ApiError::unavailable("connection closed")
+            Error::DatabaseError(
+                kind @ (DatabaseErrorKind::ClosedConnection
+                | DatabaseErrorKind::UnableToSendCommand),
+                info,
+            ) => ApiError::unavailable(format!("{kind:?}: {}", info.message())),
+            Error::BrokenTransactionManager => {
+                ApiError::unavailable("a connection was left broken by a failed transaction")
+            }
+            Error::DatabaseError(_, info) if sqlite_unusable(info.message()) => {
+                ApiError::unavailable(format!("SQLite: {}", info.message()))
             }
             other => ApiError::internal(format!("database: {other}")),
         }
     }
+}
+
+/// Whether a SQLite error says the file cannot be used right now (locked by another
+/// process past the busy timeout, read-only, gone, or an I/O failure), rather than a bug.
+fn sqlite_unusable(message: &str) -> bool {
+    [
+        "database is locked",
+        "readonly database",
+        "disk I/O error",
+        "unable to open database file",
+        "database or disk is full",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
 }
 
 /// Results of the HTTP layer.

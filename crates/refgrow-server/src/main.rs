@@ -45,17 +45,16 @@ fn serve(config: refgrow_server::config::Config) -> i32 {
         );
         let result = running.server.await;
         // Graceful stop: actix stopped accepting on SIGINT/SIGTERM and in-flight requests
-        // have finished; write what is still buffered before the background tasks end with
-        // the runtime (webhook deliveries and jobs keep their state in the database).
-        match running.state.clicks.flush(&running.state.db).await {
-            Ok(n) if n > 0 => log::info!("flushed {n} buffered clicks"),
-            Ok(_) => {}
-            Err(e) => log::error!("could not flush buffered clicks: {e}"),
-        }
-        match running.state.audit.flush(&running.state.db).await {
-            Ok(n) if n > 0 => log::info!("flushed {n} audit entries"),
-            Ok(_) => {}
-            Err(e) => log::error!("could not flush the audit log: {e}"),
+        // have finished; finish or release webhook deliveries, write every held click
+        // (bounded by REFGROW_SHUTDOWN_TIMEOUT_SECS) and the audit log.
+        let stopped = refgrow_server::app::shutdown(&running.state, &running.deliveries).await;
+        if stopped.clicks.lost > 0 {
+            eprintln!(
+                "error: {} acknowledged clicks could not be written to the database nor to \
+                 the spill file and are lost",
+                stopped.clicks.lost
+            );
+            return stopped.exit_code();
         }
         match result {
             Ok(()) => 0,

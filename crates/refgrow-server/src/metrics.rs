@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// The server's metrics; clones share them.
@@ -15,6 +16,70 @@ pub struct Metrics {
     latency: HistogramVec,
     /// Gauges filled in at scrape time.
     pub gauges: IntGaugeVec,
+    /// The click path's counters.
+    pub clicks: ClickCounters,
+}
+
+/// Counters of the click path, so a bench can compute the write rate and see every click
+/// that was not recorded.
+#[derive(Clone)]
+pub struct ClickCounters {
+    /// `refgrow_clicks_flushed_total`: clicks committed to the database.
+    pub flushed: IntCounter,
+    /// `refgrow_clicks_refused_total{reason}`: `POST /v1/referrals/track` answered 503
+    /// (`buffer_full`, `not_durable`).
+    pub refused: IntCounterVec,
+    /// `refgrow_clicks_dropped_total{reason}`: redirects sent on without recording their
+    /// click (`buffer_full`, `not_durable`).
+    pub dropped: IntCounterVec,
+    /// `refgrow_clicks_spilled_total`: clicks fsync'd to the spill file while the database
+    /// was unreachable.
+    pub spilled: IntCounter,
+    /// `refgrow_clicks_buffered`: clicks held (waiting, being written or spilled), at
+    /// scrape time.
+    pub buffered: IntGauge,
+}
+
+impl ClickCounters {
+    /// Fresh counters, not registered anywhere.
+    pub fn new() -> Result<ClickCounters, prometheus::Error> {
+        Ok(ClickCounters {
+            flushed: IntCounter::new(
+                "refgrow_clicks_flushed_total",
+                "Clicks committed to the database",
+            )?,
+            refused: IntCounterVec::new(
+                Opts::new(
+                    "refgrow_clicks_refused_total",
+                    "Clicks refused with 503 by POST /v1/referrals/track",
+                ),
+                &["reason"],
+            )?,
+            dropped: IntCounterVec::new(
+                Opts::new(
+                    "refgrow_clicks_dropped_total",
+                    "Redirects sent on without recording their click",
+                ),
+                &["reason"],
+            )?,
+            spilled: IntCounter::new(
+                "refgrow_clicks_spilled_total",
+                "Clicks written to the local spill file while the database was unreachable",
+            )?,
+            buffered: IntGauge::new(
+                "refgrow_clicks_buffered",
+                "Clicks held in memory and not yet in the database",
+            )?,
+        })
+    }
+
+    fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
+        registry.register(Box::new(self.flushed.clone()))?;
+        registry.register(Box::new(self.refused.clone()))?;
+        registry.register(Box::new(self.dropped.clone()))?;
+        registry.register(Box::new(self.spilled.clone()))?;
+        registry.register(Box::new(self.buffered.clone()))
+    }
 }
 
 impl Metrics {
@@ -48,11 +113,14 @@ impl Metrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(gauges.clone()))?;
+        let clicks = ClickCounters::new()?;
+        clicks.register(&registry)?;
         Ok(Metrics {
             registry,
             requests,
             latency,
             gauges,
+            clicks,
         })
     }
 

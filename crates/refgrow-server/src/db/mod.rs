@@ -6,6 +6,7 @@
 //! Queries are plain functions taking `&mut DbConn`, one module per table, so they compose
 //! inside `conn.transaction(|c| …)`. Blocking calls run on actix's blocking thread pool.
 
+pub mod health;
 pub mod schema;
 pub mod sqlite_setup;
 pub mod writer;
@@ -212,6 +213,34 @@ pub fn parse_database_url(url: &str) -> Result<DbTarget, DbSetupError> {
     })
 }
 
+/// libpq settings added to a PostgreSQL URL that does not set them: a connection attempt
+/// gives up after 5 s, and TCP keepalives notice a server that vanished without closing
+/// its connections (a network partition) in about half a minute instead of never.
+const PG_DEFAULTS: [(&str, &str); 4] = [
+    ("connect_timeout", "5"),
+    ("keepalives_idle", "15"),
+    ("keepalives_interval", "5"),
+    ("keepalives_count", "3"),
+];
+
+/// The URL with [`PG_DEFAULTS`] for the parameters it leaves out.
+pub fn with_pg_defaults(conninfo: &str) -> String {
+    let Ok(mut url) = url::Url::parse(conninfo) else {
+        return conninfo.to_string();
+    };
+    let given: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    let missing: Vec<(&str, &str)> = PG_DEFAULTS
+        .iter()
+        .filter(|(k, _)| !given.iter().any(|g| g == k))
+        .copied()
+        .collect();
+    if missing.is_empty() {
+        return conninfo.to_string();
+    }
+    url.query_pairs_mut().extend_pairs(missing);
+    url.to_string()
+}
+
 /// Opens connections for r2d2, backend chosen once from the URL, with clear errors.
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
@@ -229,7 +258,8 @@ impl ConnectionManager {
         ConnectionManager { target }
     }
 
-    fn open(&self) -> Result<DbConn, DbSetupError> {
+    /// Opens one connection outside any pool (the prober and the first connection).
+    pub fn open(&self) -> Result<DbConn, DbSetupError> {
         match self.target.backend {
             Backend::Sqlite => {
                 sqlite_setup::install();
@@ -247,12 +277,12 @@ impl ConnectionManager {
                 Ok(DbConn::Sqlite(c))
             }
             Backend::Postgres => {
-                let c = PgConnection::establish(&self.target.conninfo).map_err(|e| {
-                    DbSetupError::Connect {
+                let c = PgConnection::establish(&with_pg_defaults(&self.target.conninfo)).map_err(
+                    |e| DbSetupError::Connect {
                         backend: "PostgreSQL",
                         reason: e.to_string().trim().to_string(),
-                    }
-                })?;
+                    },
+                )?;
                 Ok(DbConn::Pg(c))
             }
         }
@@ -275,8 +305,17 @@ impl r2d2::ManageConnection for ConnectionManager {
             })
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    /// A connection is never reused when a panic unwinds through its holder, when it was
+    /// left inside a transaction, or when diesel's transaction manager is in its error
+    /// state (a rollback that failed, typically on a connection that died mid-transaction).
+    /// A connection whose server went away is caught by `is_valid` at the next checkout.
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        std::thread::panicking()
+            || match conn {
+                DbConn::Pg(c) => c.is_broken(),
+                DbConn::Sqlite(c) => c.is_broken(),
+            }
     }
 }
 
@@ -292,11 +331,22 @@ pub struct Db {
     write: Pool,
     /// SQLite's group-commit writer (None on PostgreSQL).
     writer: Option<writer::Writer>,
+    /// The circuit breaker (see [`health`]).
+    pub health: health::Health,
+    manager: ConnectionManager,
 }
+
+/// How long a call waits for a pooled connection by default before its 503.
+pub const DEFAULT_POOL_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Db {
     /// Connects, prepares SQLite (WAL) and runs pending migrations.
     pub fn connect(url: &str) -> Result<Db, DbSetupError> {
+        Db::connect_with(url, DEFAULT_POOL_TIMEOUT)
+    }
+
+    /// [`Db::connect`] with the longest wait for a pooled connection (`pool_timeout`).
+    pub fn connect_with(url: &str, pool_timeout: Duration) -> Result<Db, DbSetupError> {
         let target = parse_database_url(url)?;
         let manager = ConnectionManager::new(target.clone());
         // Fail fast with the driver's own message (wrong password, no such host, ...).
@@ -315,7 +365,7 @@ impl Db {
             r2d2::Pool::builder()
                 .max_size(size)
                 .min_idle(Some(1))
-                .connection_timeout(Duration::from_secs(10))
+                .connection_timeout(pool_timeout.max(Duration::from_millis(100)))
                 .build(manager.clone())
                 .map_err(|e| DbSetupError::Connect {
                     backend: match target.backend {
@@ -347,7 +397,43 @@ impl Db {
             read,
             write,
             writer,
+            health: health::Health::default(),
+            manager,
         })
+    }
+
+    /// Starts the prober that closes the breaker when the database is back (call once,
+    /// inside the runtime).
+    pub fn spawn_prober(&self) {
+        health::spawn_prober(self.health.clone(), self.manager.clone());
+    }
+
+    /// Whether the breaker is open (the database is known to be down).
+    pub fn is_down(&self) -> bool {
+        self.health.is_down()
+    }
+
+    /// Fails at once while the breaker is open; opens it on errors that say the database
+    /// is unreachable.
+    async fn guard<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        if self.health.is_down() {
+            let mut e = ApiError::new(
+                refgrow_types::ErrorCode::ServiceUnavailable,
+                "The database is not reachable right now; retry shortly",
+            );
+            e.retry_after = Some(health::RETRY_AFTER_SECS);
+            return Err(e);
+        }
+        let result = call.await;
+        if let Err(e) = &result {
+            if e.is_db_down() {
+                self.health.trip(&e.message);
+            }
+        }
+        result
     }
 
     /// Runs `f` on a reading connection, off the async threads.
@@ -357,7 +443,7 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.read.clone();
-        run_blocking(pool, f).await
+        self.guard(run_blocking(pool, f)).await
     }
 
     /// Runs `f` in a transaction of its own, off the async threads, and answers once it is
@@ -369,8 +455,11 @@ impl Db {
         T: Send + 'static,
     {
         match &self.writer {
-            Some(w) => w.write(f).await,
-            None => run_blocking(self.write.clone(), move |c| c.transaction(f)).await,
+            Some(w) => self.guard(w.write(f)).await,
+            None => {
+                self.guard(run_blocking(self.write.clone(), move |c| c.transaction(f)))
+                    .await
+            }
         }
     }
 
@@ -396,11 +485,22 @@ where
     T: Send + 'static,
 {
     actix_web::web::block(move || {
-        let mut conn = pool.get().map_err(ApiError::unavailable)?;
+        let mut conn = pool.get().map_err(pool_error)?;
         f(&mut conn)
     })
     .await
     .map_err(|e| ApiError::internal(format!("blocking task failed: {e}")))?
+}
+
+/// A pool checkout that timed out: the database is down when the pool's last attempt to
+/// connect failed (r2d2 adds that error to its message); otherwise every connection was
+/// busy, which is load, not an outage.
+fn pool_error(e: r2d2::Error) -> ApiError {
+    if e.to_string().trim() == "timed out waiting for connection" {
+        ApiError::busy("every database connection is in use")
+    } else {
+        ApiError::unavailable(e)
+    }
 }
 
 /// Runs the pending migrations of the connection's backend. On PostgreSQL an advisory lock
@@ -521,6 +621,51 @@ mod tests {
             .to_string();
         assert!(e.contains("TLS"), "{e}");
         assert!(parse_database_url("").is_err());
+    }
+
+    /// A connection left inside a transaction (or with diesel's transaction manager in its
+    /// error state) is never handed out again.
+    #[test]
+    fn connections_left_in_a_transaction_are_never_reused() {
+        use diesel::connection::TransactionManager;
+        use r2d2::ManageConnection;
+        let mut urls = vec!["sqlite://:memory:".to_string()];
+        if let Ok(pg) = std::env::var("REFGROW_TEST_DATABASE_URL") {
+            if !pg.trim().is_empty() {
+                urls.push(pg);
+            }
+        }
+        for url in urls {
+            let m = ConnectionManager::new(parse_database_url(&url).unwrap());
+            let mut c = m.open().unwrap();
+            assert!(!m.has_broken(&mut c), "{url}");
+            <DbConn as Connection>::TransactionManager::begin_transaction(&mut c).unwrap();
+            assert!(m.has_broken(&mut c), "{url}: left in a transaction");
+            <DbConn as Connection>::TransactionManager::rollback_transaction(&mut c).unwrap();
+            assert!(!m.has_broken(&mut c), "{url}");
+            // A failed transaction leaves nothing open.
+            let r: QueryResult<()> = c.transaction(|c| {
+                c.batch_execute("SELECT no_such_column FROM no_such_table")?;
+                Ok(())
+            });
+            assert!(r.is_err());
+            assert!(!m.has_broken(&mut c), "{url}");
+        }
+    }
+
+    #[test]
+    fn postgres_urls_get_timeouts_unless_they_set_them() {
+        let u = with_pg_defaults("postgres://u@h:5432/db");
+        assert!(
+            u.contains("connect_timeout=5") && u.contains("keepalives_idle=15"),
+            "{u}"
+        );
+        let u = with_pg_defaults("postgres://u@h/db?connect_timeout=30");
+        assert!(
+            u.contains("connect_timeout=30") && !u.contains("connect_timeout=5"),
+            "{u}"
+        );
+        assert!(u.contains("keepalives_count=3"), "{u}");
     }
 }
 

@@ -162,6 +162,9 @@ pub fn add_clicks(c: &mut DbConn, batch: &[ClickRow]) -> QueryResult<()> {
             .or_default() += 1;
         *groups.entry((program, PROGRAM_ROW, day)).or_default() += 1;
     }
+    // A fixed order, so two replicas flushing clicks at once lock rows in the same order.
+    let mut groups: Vec<_> = groups.into_iter().collect();
+    groups.sort_unstable();
     for ((program, affiliate, day), n) in groups {
         let d = Delta {
             clicks: n,

@@ -370,3 +370,17 @@ pub fn finish(c: &mut DbConn, r: &AttemptResult) -> QueryResult<bool> {
     };
     Ok(n > 0)
 }
+
+/// Gives up a claim without an attempt (a stopping process): the delivery is due again at
+/// once for any sender, its attempts and schedule unchanged. Only if the claim is still
+/// `lease`. Returns whether it was.
+pub fn release(c: &mut DbConn, id: &str, lease: i64) -> QueryResult<bool> {
+    let n = diesel::update(
+        webhook_deliveries::table
+            .find(id)
+            .filter(webhook_deliveries::locked_until.eq(lease)),
+    )
+    .set(webhook_deliveries::locked_until.eq(None::<i64>))
+    .execute(c)?;
+    Ok(n > 0)
+}

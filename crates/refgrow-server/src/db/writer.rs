@@ -77,16 +77,16 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         match self.queue.try_send(Box::new(Call { f, reply })) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                return Err(ApiError::unavailable("the write queue is full"))
-            }
+            Err(TrySendError::Full(_)) => return Err(ApiError::busy("the write queue is full")),
             Err(TrySendError::Disconnected(_)) => {
                 return Err(ApiError::internal("the writer thread is gone"))
             }
         }
+        // A job is dropped unanswered only when the writer could not get its connection
+        // (the file cannot be opened): the database is unavailable, not a bug.
         answer
             .await
-            .map_err(|_| ApiError::internal("a write was dropped without an answer"))?
+            .map_err(|_| ApiError::unavailable("the SQLite writer has no connection"))?
     }
 }
 

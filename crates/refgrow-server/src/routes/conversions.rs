@@ -230,12 +230,8 @@ async fn convert(
     if let Some(order) = &body.order_id {
         check_len("orderId", order, 1, 200)?;
     }
-    if body
-        .click_id
-        .as_ref()
-        .is_some_and(|id| state.clicks.contains(id.as_str()))
-    {
-        state.clicks.flush(&state.db).await?;
+    if let Some(id) = &body.click_id {
+        state.clicks.settle(&state.db, id.as_str()).await?;
     }
     let print = fingerprint(&req, &body)?;
     let hash = sale_hash("convert", &body)?;

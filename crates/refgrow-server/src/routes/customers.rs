@@ -28,12 +28,8 @@ async fn create(
     ApiJson(body): ApiJson<CreateCustomer>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_write()?;
-    if body
-        .click_id
-        .as_ref()
-        .is_some_and(|id| state.clicks.contains(id.as_str()))
-    {
-        state.clicks.flush(&state.db).await?;
+    if let Some(id) = &body.click_id {
+        state.clicks.settle(&state.db, id.as_str()).await?;
     }
     let print = fingerprint(&req, &body)?;
     let now = state.clock.now_ms();

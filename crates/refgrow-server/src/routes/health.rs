@@ -95,7 +95,10 @@ async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRes
         "db_write_connections_in_use",
         i64::from(write_conns.saturating_sub(write_idle)),
     );
-    m.set("clicks_buffered", state.clicks.len() as i64);
+    let held = i64::try_from(state.clicks.len()).unwrap_or(i64::MAX);
+    m.set("clicks_buffered", held);
+    m.clicks.buffered.set(held);
+    m.set("db_down", i64::from(state.db.is_down()));
     m.set("audit_entries_buffered", state.audit.len() as i64);
     m.set("webhook_outbox_depth", outbox_depth(&state).await);
     Ok(HttpResponse::Ok()

@@ -72,6 +72,10 @@ async fn webhook(
     if !event.is_object() {
         return Err(ApiError::invalid("body", "is not a JSON Stripe event"));
     }
+    // A click answered a moment ago may still be held: commit it before the lookup.
+    for id in stripe::click_ids_of(&event) {
+        state.clicks.settle(&state.db, &id).await?;
+    }
     let handled = state
         .db
         .write(move |c| {

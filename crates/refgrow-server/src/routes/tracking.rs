@@ -98,7 +98,15 @@ async fn track(
         affiliate_id: AffiliateId::from_trusted(click.affiliate_id.clone()),
         timestamp: ms_to_datetime(now),
     };
-    state.clicks.push(click)?;
+    if let Err(why) = state.clicks.record(&state.db, click).await {
+        state
+            .clicks
+            .counters()
+            .refused
+            .with_label_values(&[why.label()])
+            .inc();
+        return Err(why.into_error());
+    }
     Ok(created(dto))
 }
 
@@ -163,7 +171,12 @@ async fn redirect(
     let resolved = match &code {
         // Over the limit, only what the cache holds is used: no database read.
         Some(code) if over_limit => state.clicks.cached_public(code).flatten(),
-        Some(code) => state.clicks.resolve(&state.db, None, code).await?,
+        Some(code) => match state.clicks.resolve(&state.db, None, code).await {
+            Ok(r) => r,
+            // The database is down and the code is not cached: send the visitor on anyway.
+            Err(e) if e.is_db_down() => None,
+            Err(e) => return Err(e),
+        },
         None => None,
     };
     let (resolved, code) = match (resolved, code) {
@@ -214,7 +227,19 @@ async fn redirect(
             .cookie(CLICK_COOKIE)
             .is_some_and(|c| ClickId::parse(c.value()).is_ok());
     let click_id = click.id.clone();
-    state.clicks.push(click)?;
+    if let Err(why) = state.clicks.record(&state.db, click).await {
+        // Not recorded (buffer full, or nowhere durable): the visitor still lands.
+        state
+            .clicks
+            .counters()
+            .dropped
+            .with_label_values(&[why.label()])
+            .inc();
+        return match landing(&website, to.as_deref(), None) {
+            Some(url) => Ok(found(url.as_str())),
+            None => Err(ApiError::not_found("website for this program")),
+        };
+    }
     let mut res = found(target.as_str());
     if !keep_cookie {
         let max_age = i64::from(resolved.cookie_days.max(1)) * DAY_MS / 1000;

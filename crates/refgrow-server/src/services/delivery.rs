@@ -24,8 +24,9 @@
 //! answered 2xx but whose answer was lost may see an event again, with the same `webhook-id`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use refgrow_types::webhook::{sign, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
@@ -83,8 +84,97 @@ struct Settings {
     allow_private: bool,
 }
 
+/// Stops the worker gracefully (see [`Deliveries::stop`]); clones share it.
+#[derive(Clone, Default)]
+pub struct Deliveries {
+    stopping: Arc<AtomicBool>,
+    /// Held while claiming and registering, so a stop sees every claim.
+    gate: Arc<tokio::sync::Mutex<()>>,
+    /// Claimed and not yet recorded: delivery id → lease.
+    in_flight: Arc<Mutex<HashMap<String, i64>>>,
+}
+
+/// What a graceful stop did with the deliveries in flight.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveriesStopped {
+    /// Attempts that finished and were recorded during the stop.
+    pub finished: usize,
+    /// Claims given back, due again at once.
+    pub released: usize,
+    /// Claims that could be neither (retried when their lease ends).
+    pub stuck: usize,
+}
+
+impl Deliveries {
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many deliveries are being sent or recorded.
+    pub fn in_flight_count(&self) -> usize {
+        self.in_flight().len()
+    }
+
+    /// Stops claiming, lets the attempts in flight finish and be recorded until `timeout`,
+    /// then gives the remaining claims back so they are due again at once (instead of
+    /// after their lease, when the receiver may have answered long ago). Logged.
+    pub async fn stop(&self, state: &AppState, timeout: Duration) -> DeliveriesStopped {
+        self.stopping.store(true, Ordering::SeqCst);
+        let started = Instant::now();
+        // A claim in progress registers its deliveries before this returns.
+        let _ = tokio::time::timeout(timeout, self.gate.lock()).await;
+        let at_start = self.in_flight_count();
+        while self.in_flight_count() > 0 && started.elapsed() < timeout {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left: Vec<(String, i64)> = self.in_flight().drain().collect();
+        let mut report = DeliveriesStopped {
+            finished: at_start.saturating_sub(left.len()),
+            ..Default::default()
+        };
+        if !left.is_empty() {
+            let n = left.len();
+            let released = tokio::time::timeout(
+                Duration::from_secs(5),
+                state.db.write(move |c| {
+                    let mut released = 0;
+                    for (id, lease) in &left {
+                        if store::release(c, id, *lease)? {
+                            released += 1;
+                        }
+                    }
+                    Ok(released)
+                }),
+            )
+            .await
+            .unwrap_or_else(|_| Err(ApiError::unavailable("releasing claims timed out")));
+            match released {
+                Ok(r) => {
+                    report.released = r;
+                    report.stuck = n - r;
+                }
+                Err(e) => {
+                    log::error!("webhooks: could not release {n} claims: {e}");
+                    report.stuck = n;
+                }
+            }
+        }
+        if at_start > 0 {
+            log::info!(
+                "webhooks: stopping: {} deliveries finished, {} released for immediate retry, \
+                 {} left to their lease",
+                report.finished,
+                report.released,
+                report.stuck
+            );
+        }
+        report
+    }
+}
+
 /// Starts the worker on the runtime. Call once per process.
-pub fn spawn(state: AppState) {
+pub fn spawn(state: AppState) -> Deliveries {
+    let handle = Deliveries::default();
     let c = &state.config;
     let timeout = Duration::from_secs(c.webhook_timeout_secs.max(1));
     // Deliveries connect directly (no proxy from the environment), to addresses vetted
@@ -103,7 +193,7 @@ pub fn spawn(state: AppState) {
         Ok(h) => h,
         Err(e) => {
             log::error!("webhooks: cannot build the HTTP client, deliveries are not sent: {e}");
-            return;
+            return handle;
         }
     };
     let settings = Settings {
@@ -119,8 +209,9 @@ pub fn spawn(state: AppState) {
         allow_private: c.webhook_allow_private,
     };
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(record_results(state.clone(), rx));
-    tokio::spawn(run(state, settings, http, tx));
+    tokio::spawn(record_results(state.clone(), rx, handle.clone()));
+    tokio::spawn(run(state, settings, http, tx, handle.clone()));
+    handle
 }
 
 /// The claiming loop: claims as many due deliveries as there are free slots and sends each
@@ -130,12 +221,17 @@ async fn run(
     settings: Settings,
     http: reqwest::Client,
     results: mpsc::UnboundedSender<(AttemptResult, String)>,
+    handle: Deliveries,
 ) {
     let slots = Arc::new(Semaphore::new(settings.concurrency));
     loop {
         let Ok(first) = slots.clone().acquire_owned().await else {
             return;
         };
+        let gate = handle.gate.clone().lock_owned().await;
+        if handle.stopping.load(Ordering::SeqCst) {
+            return;
+        }
         let mut permits = vec![first];
         while let Ok(p) = slots.clone().try_acquire_owned() {
             permits.push(p);
@@ -151,6 +247,13 @@ async fn run(
             }
         };
         let full = jobs.len() == want;
+        {
+            let mut in_flight = handle.in_flight();
+            for j in &jobs {
+                in_flight.insert(j.delivery.id.clone(), j.lease);
+            }
+        }
+        drop(gate);
         permits.truncate(jobs.len());
         for (job, permit) in jobs.into_iter().zip(permits) {
             let http = http.clone();
@@ -386,7 +489,11 @@ async fn attempt(
 
 /// Writes results as they come, in batches (one transaction each): the delivery's new state
 /// and the endpoint's failure streak.
-async fn record_results(state: AppState, mut rx: mpsc::UnboundedReceiver<(AttemptResult, String)>) {
+async fn record_results(
+    state: AppState,
+    mut rx: mpsc::UnboundedReceiver<(AttemptResult, String)>,
+    handle: Deliveries,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < 512 {
@@ -396,7 +503,14 @@ async fn record_results(state: AppState, mut rx: mpsc::UnboundedReceiver<(Attemp
             }
         }
         let n = batch.len();
+        let ids: Vec<String> = batch.iter().map(|(r, _)| r.delivery_id.clone()).collect();
         let written = state.db.write(move |c| write_results(c, &batch)).await;
+        if written.is_ok() {
+            let mut in_flight = handle.in_flight();
+            for id in &ids {
+                in_flight.remove(id);
+            }
+        }
         match written {
             Ok(alerts) => {
                 for endpoint_id in alerts {

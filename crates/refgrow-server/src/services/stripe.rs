@@ -204,6 +204,25 @@ pub fn handle_event(
     })
 }
 
+/// The click ids an event may bind a customer with (`client_reference_id`,
+/// `metadata.refgrow_click`, `metadata.referral` of its object), so the caller can make sure
+/// they are committed before the event is applied.
+pub fn click_ids_of(event: &Value) -> Vec<String> {
+    let Some(object) = event.get("data").and_then(|d| d.get("object")) else {
+        return Vec::new();
+    };
+    [
+        str_at(object, &["client_reference_id"]),
+        str_at(object, &["metadata", "refgrow_click"]),
+        str_at(object, &["metadata", "referral"]),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|r| r.starts_with(ClickId::PREFIX))
+    .map(str::to_string)
+    .collect()
+}
+
 fn apply(
     c: &mut DbConn,
     prog: &ProgramRow,

@@ -24,6 +24,7 @@ pub struct TestApp {
     pub state: AppState,
     pub http: reqwest::Client,
     pub database_url: String,
+    pub deliveries: refgrow_server::services::delivery::Deliveries,
     handle: actix_web::dev::ServerHandle,
     _dir: Option<tempfile::TempDir>,
 }
@@ -111,6 +112,7 @@ pub async fn spawn_configured(
     tune(&mut config);
     let running = app::start(config, clock).expect("server starts");
     let handle = running.server.handle();
+    let deliveries = running.deliveries.clone();
     tokio::spawn(running.server);
     let state = running.state.clone();
     let (program_id, key) = {
@@ -148,6 +150,7 @@ pub async fn spawn_configured(
             .build()
             .expect("client"),
         database_url: url,
+        deliveries,
         handle,
         _dir: dir,
     }
@@ -160,6 +163,20 @@ impl TestApp {
         let _ = self.state.clicks.flush(&self.state.db).await;
         let _ = self.state.audit.flush(&self.state.db).await;
         (self.database_url, self._dir, self.state.clock)
+    }
+
+    /// Stops the way the binary does on SIGTERM (see `app::shutdown`) and reports.
+    /// The database stays: its URL and (SQLite) directory are returned.
+    pub async fn graceful_stop(
+        self,
+    ) -> (
+        refgrow_server::app::Stopped,
+        String,
+        Option<tempfile::TempDir>,
+    ) {
+        self.handle.stop(true).await;
+        let stopped = refgrow_server::app::shutdown(&self.state, &self.deliveries).await;
+        (stopped, self.database_url, self._dir)
     }
 
     /// Stops and starts again on the same database.

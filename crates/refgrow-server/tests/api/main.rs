@@ -8,6 +8,7 @@ mod helpers;
 
 mod affiliates;
 mod client;
+mod durability;
 mod foundation;
 mod invitations;
 mod money;
