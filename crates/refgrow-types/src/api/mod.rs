@@ -3,6 +3,7 @@
 
 pub mod affiliates;
 pub mod commissions;
+pub mod compat;
 pub mod common;
 pub mod invitations;
 pub mod keys;
