@@ -299,11 +299,13 @@ async fn set_status(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ReverseQuery {
+/// The query of a reversal.
+pub(crate) struct ReverseQuery {
     reason: Option<String>,
 }
 
-async fn reverse(
+/// `DELETE /v1/commissions/{id}` (also the guide's `DELETE /api/commissions/{id}`).
+pub(crate) async fn reverse(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<String>,

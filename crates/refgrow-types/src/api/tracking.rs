@@ -261,6 +261,18 @@ pub struct CreateTransaction {
     pub action: Option<String>,
 }
 
+/// The answer to a signup that was acknowledged without being stored: the program ignores
+/// unattributed signups (`ignoreUnattributed`) and this one named no known referral.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct IgnoredSignup {
+    /// The key sent.
+    pub key: String,
+    /// Always true.
+    pub ignored: bool,
+}
+
 /// `PATCH /v1/customers/{key}`: absent fields are left as they are, `null` clears.
 /// Attribution is not changed here (first binding wins).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
