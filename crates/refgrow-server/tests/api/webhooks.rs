@@ -744,6 +744,7 @@ async fn the_client_manages_endpoints_and_reads_the_log() {
         .create(CreateWebhookEndpoint {
             url: rx.url.clone(),
             events: None,
+            format: None,
             description: Some("sdk".into()),
         })
         .await
