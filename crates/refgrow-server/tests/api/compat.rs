@@ -409,7 +409,7 @@ async fn store_affiliates_by_code_and_invitations_with_their_sender() {
     assert_eq!(app.get("/v1/affiliates/NOSUCH1").await.status, StatusCode::NOT_FOUND);
     let bad = app.get("/v1/affiliates/a!").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
-    assert_eq!(bad.field(), "affiliateCode");
+    assert_eq!(bad.field(), "id");
     // Suspended: the timestamps and reason show.
     let r = app
         .patch(
@@ -623,4 +623,109 @@ async fn programs_may_ignore_unattributed_signups_and_customers_can_be_updated()
     );
     let r = app.get("/v1/customers/c9").await;
     assert_eq!(r.data()["customer"]["email"], "new9@example.com");
+}
+
+/// The SDK speaks the native additions: `saleAmount`, customer updates, ignored signups and
+/// the webhook payload format.
+#[tokio::test]
+async fn the_client_speaks_the_native_additions() {
+    use refgrow_client::api::{
+        CreateCommission, CreateCustomer, CreateWebhookEndpoint, PayloadFormat, UpdateCustomer,
+        UpdateProgram, UpdateWebhookEndpoint,
+    };
+    use refgrow_client::{AffiliateId, Amount, Client, RetryPolicy};
+
+    let app = spawn_app().await;
+    let c = Client::builder()
+        .base_url(&app.base)
+        .api_key(&app.key)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let aff = app.affiliate("sdk@example.com", "Sid").await;
+    let aff_id = AffiliateId::parse(aff["id"].as_str().unwrap()).unwrap();
+    let comm = c
+        .commissions()
+        .create(CreateCommission {
+            affiliate_id: aff_id.clone(),
+            amount: None,
+            sale_amount: Some("80.00".parse::<Amount>().unwrap()),
+            product_id: None,
+            order_id: Some("sdk-1".into()),
+            description: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(comm.amount.to_string(), "16.00");
+
+    let customer = c
+        .customers()
+        .create(CreateCustomer {
+            key: "sdk-c".into(),
+            email: None,
+            name: None,
+            click_id: None,
+            referral_code: None,
+            affiliate_id: Some(aff_id),
+        })
+        .await
+        .unwrap();
+    assert!(customer.attributed);
+    let updated = c
+        .customers()
+        .update(
+            "sdk-c",
+            UpdateCustomer {
+                email: None,
+                name: Some(Some("Sdk Customer".into())),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.name.as_deref(), Some("Sdk Customer"));
+
+    c.program()
+        .update(UpdateProgram {
+            ignore_unattributed: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ignored = c
+        .customers()
+        .create_unless_ignored(CreateCustomer {
+            key: "sdk-anon".into(),
+            email: None,
+            name: None,
+            click_id: None,
+            referral_code: None,
+            affiliate_id: None,
+        })
+        .await
+        .unwrap();
+    assert!(ignored.is_none());
+
+    let ep = c
+        .webhook_endpoints()
+        .create(CreateWebhookEndpoint {
+            url: "https://hooks.example.com/lj".into(),
+            events: None,
+            format: Some(PayloadFormat::Linkjolt),
+            description: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(ep.format, PayloadFormat::Linkjolt);
+    let ep = c
+        .webhook_endpoints()
+        .update(
+            &ep.id,
+            UpdateWebhookEndpoint {
+                format: Some(PayloadFormat::Standard),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ep.format, PayloadFormat::Standard);
 }

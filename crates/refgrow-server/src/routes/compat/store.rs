@@ -54,7 +54,7 @@ pub async fn affiliate_by_code(
 ) -> Result<HttpResponse, ApiError> {
     let code = normalize_referral_code(&code).ok_or_else(|| {
         ApiError::invalid(
-            "affiliateCode",
+            "id",
             "must be an affiliate id beginning with 'aff_' or a referral code of 3 to 32 letters, digits, '-' or '_'",
         )
     })?;
@@ -63,8 +63,12 @@ pub async fn affiliate_by_code(
         .db
         .read(move |c| {
             let prog = program::load(c, &auth.program_id)?;
-            let row = store::find_by_code(c, &auth.program_id, &code)?
-                .ok_or_else(|| ApiError::not_found("affiliate"))?;
+            let row = store::find_by_code(c, &auth.program_id, &code)?.ok_or_else(|| {
+                ApiError::not_found("affiliate").with_details(serde_json::json!({
+                    "field": "id",
+                    "issue": "no affiliate has this referral code (affiliate ids begin with 'aff_')"
+                }))
+            })?;
             let mut v = affiliates::to_dtos(c, std::slice::from_ref(&row), &prog, &base)?;
             v.pop()
                 .ok_or_else(|| ApiError::internal("affiliate vanished"))
