@@ -22,7 +22,9 @@ use crate::db::customers::{self as customer_store, CustomerRow};
 use crate::db::programs::ProgramRow;
 use crate::db::DbConn;
 use crate::error::ApiError;
-use crate::extract::{check_len, page, path_id, parse_json, ApiJson, ApiQuery, OptionalJson, RawJson};
+use crate::extract::{
+    check_len, page, parse_json, path_id, ApiJson, ApiQuery, OptionalJson, RawJson,
+};
 use crate::idempotency::{fingerprint, key_of, write_once, Answer};
 use crate::idgen::new_id;
 use crate::services::conversions::{self, NewSale, Recorded};

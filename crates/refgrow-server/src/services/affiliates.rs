@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use refgrow_types::api::{
-    AccountUser, AffiliateAccount, Country,
-    Affiliate, AffiliateSource, AffiliateStatus, CreateAffiliate, UpdateAffiliate,
+    AccountUser, Affiliate, AffiliateAccount, AffiliateSource, AffiliateStatus, Country,
+    CreateAffiliate, UpdateAffiliate,
 };
 use refgrow_types::money::{Amount, Currency, Money};
 use refgrow_types::AffiliateId;

@@ -262,8 +262,8 @@ pub fn update(
     if let Some(Some(n)) = &patch.name {
         check_len("name", n, 1, 200)?;
     }
-    let mut row = store::find_by_key(c, program_id, key)?
-        .ok_or_else(|| ApiError::not_found("customer"))?;
+    let mut row =
+        store::find_by_key(c, program_id, key)?.ok_or_else(|| ApiError::not_found("customer"))?;
     if let Some(email) = patch.email {
         row.email = email.map(|e| e.as_str().to_string());
         if let Some(aff_id) = &row.affiliate_id {

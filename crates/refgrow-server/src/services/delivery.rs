@@ -33,8 +33,8 @@ use crate::db::events as event_store;
 use crate::db::webhooks::{self as store, AttemptResult, DeliveryRow, EndpointRow};
 use crate::error::ApiError;
 use crate::services::webhooks::body_of;
-use refgrow_types::api::PayloadFormat;
 use crate::state::AppState;
+use refgrow_types::api::PayloadFormat;
 
 /// Failed attempts in a row after which an endpoint is marked failing.
 pub const FAILING_AFTER: i32 = 5;

@@ -3,8 +3,8 @@
 //! [`crate::services::delivery`].
 
 use refgrow_types::api::{
-    CreateWebhookEndpoint, DeliveryStatus, Event, PayloadFormat, UpdateWebhookEndpoint, WebhookDelivery,
-    WebhookEndpoint, WebhookPayload, ALL_EVENTS, MAX_URL_LEN, TEST_EVENT_TYPE,
+    CreateWebhookEndpoint, DeliveryStatus, Event, PayloadFormat, UpdateWebhookEndpoint,
+    WebhookDelivery, WebhookEndpoint, WebhookPayload, ALL_EVENTS, MAX_URL_LEN, TEST_EVENT_TYPE,
 };
 use refgrow_types::webhook::secret_from_bytes;
 use refgrow_types::{DeliveryId, EventId, WebhookEndpointId};
@@ -352,9 +352,7 @@ pub fn payload_of(row: &EventRow) -> Result<WebhookPayload, ApiError> {
 pub fn body_of(row: &EventRow, format: PayloadFormat) -> Result<Vec<u8>, ApiError> {
     let standard = payload_of(row)?;
     let value = match format {
-        PayloadFormat::Standard => {
-            serde_json::to_value(&standard).map_err(ApiError::internal)?
-        }
+        PayloadFormat::Standard => serde_json::to_value(&standard).map_err(ApiError::internal)?,
         PayloadFormat::Linkjolt => refgrow_types::api::compat::linkjolt_payload(&standard),
     };
     serde_json::to_vec(&value).map_err(|e| ApiError::internal(format!("encoding: {e}")))

@@ -239,7 +239,9 @@ async fn reference_examples_answer_in_their_documented_shapes() {
     }
     assert_eq!(aff["referralCode"], "JOHNDOE10");
     let id = aff["id"].as_str().unwrap().to_string();
-    let r = app.get("/v1/affiliates?limit=20&offset=0&status=active").await;
+    let r = app
+        .get("/v1/affiliates?limit=20&offset=0&status=active")
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     for k in ["affiliates", "total", "limit", "offset"] {
         assert!(!r.data()[k].is_null(), "{k}");
@@ -399,14 +401,20 @@ async fn store_affiliates_by_code_and_invitations_with_their_sender() {
     assert_eq!(a["account"]["user"]["email"], "store@example.com");
     assert_eq!(a["account"]["user"]["name"], "Stella Store");
     assert_eq!(a["account"]["pseudo"], "stella_deals");
-    assert_eq!(a["account"]["country"], json!({"code": "DE", "name": "Germany"}));
+    assert_eq!(
+        a["account"]["country"],
+        json!({"code": "DE", "name": "Germany"})
+    );
     assert!(a.get("suspended_at").unwrap().is_null());
     assert!(a.get("suspended_reason").unwrap().is_null());
     // The native path by id is unchanged.
     let id = native["id"].as_str().unwrap();
     let r = app.get(&format!("/v1/affiliates/{id}")).await;
     assert_eq!(r.data()["affiliate"]["totalEarningsFormatted"], "$1,250.75");
-    assert_eq!(app.get("/v1/affiliates/NOSUCH1").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/v1/affiliates/NOSUCH1").await.status,
+        StatusCode::NOT_FOUND
+    );
     let bad = app.get("/v1/affiliates/a!").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
     assert_eq!(bad.field(), "id");
@@ -486,10 +494,15 @@ async fn partnero_signups_sales_and_deletes_as_documented() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.data()["customer"]["ignored"], true);
-    assert_eq!(app.get("/v1/customers/anon_1").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/v1/customers/anon_1").await.status,
+        StatusCode::NOT_FOUND
+    );
 
     // Sales: the full amount; the reward by the rule (20 %).
-    let r = app.post("/v1/transactions", body(PARTNERO_TRANSACTION)).await;
+    let r = app
+        .post("/v1/transactions", body(PARTNERO_TRANSACTION))
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let t = r.data()["transaction"].clone();
     assert_eq!(t["key"], "transaction_123");
@@ -499,7 +512,9 @@ async fn partnero_signups_sales_and_deletes_as_documented() {
     assert_eq!(t["product_id"], "prod_123");
     assert_eq!(t["ignored"], false);
     // Sent again: the same transaction.
-    let again = app.post("/v1/transactions", body(PARTNERO_TRANSACTION)).await;
+    let again = app
+        .post("/v1/transactions", body(PARTNERO_TRANSACTION))
+        .await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text);
     // The amount as the table types it: a string.
     let mut as_string = body(PARTNERO_TRANSACTION);
@@ -563,7 +578,13 @@ async fn partnero_signups_sales_and_deletes_as_documented() {
         app.get("/v1/customers/CUSTOMER_KEY").await.status,
         StatusCode::NOT_FOUND
     );
-    let r = send(&app, Method::DELETE, "/v1/customers", json!({"key": "anon_1"})).await;
+    let r = send(
+        &app,
+        Method::DELETE,
+        "/v1/customers",
+        json!({"key": "anon_1"}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.data()["customer"]["ignored"], true);
 }
@@ -580,11 +601,17 @@ async fn programs_may_ignore_unattributed_signups_and_customers_can_be_updated()
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.data()["program"]["ignoreUnattributed"], true);
     let r = app
-        .post("/v1/customers", json!({"key": "plain_2", "referralCode": "NOBODY1"}))
+        .post(
+            "/v1/customers",
+            json!({"key": "plain_2", "referralCode": "NOBODY1"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.data(), &json!({"key": "plain_2", "ignored": true}));
-    assert_eq!(app.get("/v1/customers/plain_2").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/v1/customers/plain_2").await.status,
+        StatusCode::NOT_FOUND
+    );
     // Known customers are still found.
     let r = app.post("/v1/customers", json!({"key": "plain_1"})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -600,7 +627,10 @@ async fn programs_may_ignore_unattributed_signups_and_customers_can_be_updated()
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let r = app
-        .patch("/v1/customers/c9", json!({"name": "Cee Nine", "email": "new9@example.com"}))
+        .patch(
+            "/v1/customers/c9",
+            json!({"name": "Cee Nine", "email": "new9@example.com"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.data()["customer"]["name"], "Cee Nine");
@@ -609,16 +639,26 @@ async fn programs_may_ignore_unattributed_signups_and_customers_can_be_updated()
     let r = app.patch("/v1/customers/c9", json!({"name": null})).await;
     assert!(r.data()["customer"]["name"].is_null(), "{}", r.text);
     for (b, status, field) in [
-        (json!({"email": "own@example.com"}), StatusCode::BAD_REQUEST, "email"),
+        (
+            json!({"email": "own@example.com"}),
+            StatusCode::BAD_REQUEST,
+            "email",
+        ),
         (json!({"email": "nope"}), StatusCode::BAD_REQUEST, "email"),
-        (json!({"affiliateId": "aff_x"}), StatusCode::BAD_REQUEST, "affiliateId"),
+        (
+            json!({"affiliateId": "aff_x"}),
+            StatusCode::BAD_REQUEST,
+            "affiliateId",
+        ),
     ] {
         let r = app.patch("/v1/customers/c9", b.clone()).await;
         assert_eq!(r.status, status, "{b}: {}", r.text);
         assert_eq!(r.field(), field, "{b}: {}", r.text);
     }
     assert_eq!(
-        app.patch("/v1/customers/none", json!({"name": "x"})).await.status,
+        app.patch("/v1/customers/none", json!({"name": "x"}))
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
     let r = app.get("/v1/customers/c9").await;

@@ -307,7 +307,11 @@ pub fn linkjolt_data(payload: &super::webhooks::WebhookPayload) -> serde_json::V
     use serde_json::{Map, Value};
     let (kind, inner) = match payload.data.as_object() {
         Some(o) if o.len() == 1 => {
-            let (k, v) = o.iter().next().map(|(k, v)| (k.clone(), v.clone())).unwrap_or_default();
+            let (k, v) = o
+                .iter()
+                .next()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .unwrap_or_default();
             (k, v)
         }
         _ => (String::new(), payload.data.clone()),

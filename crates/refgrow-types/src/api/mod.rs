@@ -3,8 +3,8 @@
 
 pub mod affiliates;
 pub mod commissions;
-pub mod compat;
 pub mod common;
+pub mod compat;
 pub mod invitations;
 pub mod keys;
 pub mod params;

@@ -26,16 +26,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 fn to_native(body: LinkjoltConversion) -> Result<CreateConversion, ApiError> {
     let code = body.tracking_code.trim();
     let (click_id, referral_code) = if code.starts_with(ClickId::PREFIX) {
-        let id = ClickId::parse(code).map_err(|_| {
-            ApiError::invalid("tracking_code", "is not a valid click id")
-        })?;
+        let id = ClickId::parse(code)
+            .map_err(|_| ApiError::invalid("tracking_code", "is not a valid click id"))?;
         (Some(id), None)
     } else {
         let rc = ReferralCode::parse(code).ok_or_else(|| {
-            ApiError::invalid(
-                "tracking_code",
-                refgrow_types::api::REFERRAL_CODE_ISSUE,
-            )
+            ApiError::invalid("tracking_code", refgrow_types::api::REFERRAL_CODE_ISSUE)
         })?;
         (None, Some(rc))
     };

@@ -20,7 +20,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/partners/{id}/stats", web::get().to(stats::affiliate))
         .route("/api/customers", web::post().to(customers::create))
         .route("/api/commissions", web::post().to(create_commission))
-        .route("/api/commissions/{id}", web::delete().to(commissions::reverse));
+        .route(
+            "/api/commissions/{id}",
+            web::delete().to(commissions::reverse),
+        );
 }
 
 /// `POST /api/commissions {affiliateId, amount | saleAmount, orderId?, productId?}`: a sale
