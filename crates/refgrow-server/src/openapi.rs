@@ -158,13 +158,14 @@ fn body<T: ToSchema>() -> Option<(RefOr<Schema>, bool)> {
     Some((schema_ref::<T>(), true))
 }
 
-/// One of several schemas (a path that takes or answers a seed API's shape too).
+/// Any of several schemas (a path that takes or answers a seed API's shape too). `anyOf`, not
+/// `oneOf`: a small native body can also read as the seed's shape.
 fn one_of(schemas: Vec<RefOr<Schema>>) -> RefOr<Schema> {
-    let mut b = utoipa::openapi::schema::OneOfBuilder::new();
+    let mut b = utoipa::openapi::schema::AnyOfBuilder::new();
     for s in schemas {
         b = b.item(s);
     }
-    RefOr::T(Schema::OneOf(b.build()))
+    RefOr::T(Schema::AnyOf(b.build()))
 }
 
 fn optional_body<T: ToSchema>() -> Option<(RefOr<Schema>, bool)> {

@@ -523,6 +523,27 @@ async fn partnero_signups_sales_and_deletes_as_documented() {
     let r = app.post("/v1/transactions", as_string).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(money(&r.data()["transaction"]["amount"]), "49.50");
+    // No key (optional for Partnero): each call is a sale, unless an Idempotency-Key makes
+    // the retry the same call.
+    let keyless = json!({"customer": {"key": "CUSTOMER_KEY"}, "amount": "10.00", "action": "sale"});
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        let r = app
+            .req_with(
+                Method::POST,
+                "/v1/transactions",
+                Some(keyless.clone()),
+                &app.key,
+                &[("Idempotency-Key", "renewal-7")],
+            )
+            .await;
+        assert!(r.status.is_success(), "{}", r.text);
+        keys.push(r.data()["transaction"]["key"].clone());
+    }
+    assert_eq!(keys[0], keys[1]);
+    let other = app.post("/v1/transactions", keyless).await;
+    assert_eq!(other.status, StatusCode::CREATED, "{}", other.text);
+    assert_ne!(other.data()["transaction"]["key"], keys[0]);
     // An unknown customer: acknowledged, nothing earned.
     let r = app
         .post(

@@ -23,7 +23,8 @@ use super::{non_empty, reshape, text};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::idgen::new_id;
+use crate::idempotency::key_of;
+use crate::idgen::{hash_secret, new_id};
 use crate::routes::{conversions, customers, ok};
 use crate::state::AppState;
 
@@ -104,8 +105,13 @@ pub async fn create_transaction(
 ) -> Result<HttpResponse, ApiError> {
     let customer_key = non_empty(body.customer.key.clone())
         .ok_or_else(|| ApiError::invalid("customer.key", "is required"))?;
-    // Without a key Partnero records each call; so does this (a fresh key per call).
-    let key = non_empty(body.key.clone()).unwrap_or_else(|| new_id("txn_"));
+    // Without a key Partnero records each call; so does this (a fresh key per call), unless
+    // an Idempotency-Key names the call: then its retries carry the same key.
+    let key = match (non_empty(body.key.clone()), key_of(&req)?) {
+        (Some(k), _) => k,
+        (None, Some(idem)) => format!("txn_{}", &hash_secret(&idem)[..32]),
+        (None, None) => new_id("txn_"),
+    };
     let native = CreateTransaction {
         customer_key: customer_key.clone(),
         key: key.clone(),
