@@ -118,7 +118,7 @@ pub struct StoreAffiliate {
     pub code: String,
     /// `active`, `suspended`, `pending` or `blocked`.
     pub status: AffiliateStatus,
-    /// `api`, `invitation`, `stripe` or `network`.
+    /// `api`, `invitation` or `stripe`.
     pub source: AffiliateSource,
     /// Referral link visits.
     pub total_visits: i64,
