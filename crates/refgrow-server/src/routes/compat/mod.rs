@@ -69,3 +69,47 @@ pub(crate) fn text(v: &Value, key: &str) -> Option<String> {
 pub(crate) fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.trim().is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use actix_web::http::StatusCode;
+
+    async fn body_of(res: HttpResponse) -> Value {
+        let bytes = actix_web::body::to_bytes(res.into_body()).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[actix_web::test]
+    async fn reshape_rewrites_data_and_keeps_status_and_headers() {
+        let native = HttpResponse::Ok()
+            .insert_header(("Idempotent-Replayed", "true"))
+            .json(Envelope::ok(serde_json::json!({"conversionId": "conv_1"})));
+        let res = reshape(native, |d| {
+            Ok(serde_json::json!({"conversion_id": d["conversionId"]}))
+        })
+        .await
+        .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers().get("Idempotent-Replayed").unwrap(), "true");
+        assert_eq!(
+            body_of(res).await,
+            serde_json::json!({"success": true, "data": {"conversion_id": "conv_1"}})
+        );
+    }
+
+    #[actix_web::test]
+    async fn reshape_leaves_errors_alone() {
+        let err = HttpResponse::NotFound().body("{\"success\":false}");
+        let res = reshape(err, |_| panic!("not called")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn blank_strings_are_none() {
+        assert_eq!(non_empty(Some(" ".into())), None);
+        assert_eq!(non_empty(Some("a".into())), Some("a".into()));
+        assert_eq!(non_empty(None), None);
+    }
+}
