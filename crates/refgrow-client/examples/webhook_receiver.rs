@@ -66,6 +66,7 @@ async fn register(url: &str) -> Result<String> {
         .create(CreateWebhookEndpoint {
             url: url.to_string(),
             events: None,
+            format: None,
             description: Some("refgrow-client webhook_receiver example".into()),
         })
         .await?;

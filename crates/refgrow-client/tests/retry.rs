@@ -123,7 +123,9 @@ fn server_error() -> Scripted {
 fn manual_commission() -> CreateCommission {
     CreateCommission {
         affiliate_id: AffiliateId::parse("aff_1").expect("id"),
-        amount: "12.50".parse().expect("amount"),
+        amount: Some("12.50".parse().expect("amount")),
+        sale_amount: None,
+        product_id: None,
         order_id: Some("o-1".into()),
         description: None,
     }

@@ -158,6 +158,16 @@ fn body<T: ToSchema>() -> Option<(RefOr<Schema>, bool)> {
     Some((schema_ref::<T>(), true))
 }
 
+/// Any of several schemas (a path that takes or answers a seed API's shape too). `anyOf`, not
+/// `oneOf`: a small native body can also read as the seed's shape.
+fn one_of(schemas: Vec<RefOr<Schema>>) -> RefOr<Schema> {
+    let mut b = utoipa::openapi::schema::AnyOfBuilder::new();
+    for s in schemas {
+        b = b.item(s);
+    }
+    RefOr::T(Schema::AnyOf(b.build()))
+}
+
 fn optional_body<T: ToSchema>() -> Option<(RefOr<Schema>, bool)> {
     Some((schema_ref::<T>(), false))
 }
@@ -206,6 +216,11 @@ impl Op {
     }
     fn public(mut self) -> Op {
         self.auth = false;
+        self
+    }
+    /// Needs the API key (paths outside `/v1` are public unless marked).
+    fn authed(mut self) -> Op {
+        self.auth = true;
         self
     }
     /// An example of the request body (checked against its schema by the linter).
@@ -392,9 +407,15 @@ pub fn operations() -> Vec<Op> {
             "/v1/affiliates/{id}",
             "getAffiliate",
             "affiliates",
-            "An affiliate",
+            "An affiliate; a segment that is not an aff_ id is a referral code, answered in the store-affiliate shape (docs/compat.md)",
         )
-        .ok(200, json::<dto::AffiliateResponse>()),
+        .ok(
+            200,
+            Answer::Json(Box::new(one_of(vec![
+                schema_ref::<dto::AffiliateResponse>(),
+                schema_ref::<dto::compat::StoreAffiliateResponse>(),
+            ]))),
+        ),
         op(
             Patch,
             "/v1/affiliates/{id}",
@@ -470,12 +491,36 @@ pub fn operations() -> Vec<Op> {
             "/v1/customers",
             "createCustomer",
             "tracking",
-            "Bind a signup to its affiliate",
+            "Bind a signup to its affiliate (also Partnero's body, told apart by 'partner')",
         )
-        .body(body::<dto::CreateCustomer>())
+        .body(Some((
+            one_of(vec![
+                schema_ref::<dto::CreateCustomer>(),
+                schema_ref::<dto::compat::PartneroCustomer>(),
+            ]),
+            true,
+        )))
         .example(serde_json::json!({"key": "user_1042", "email": "buyer@example.com", "referralCode": "JANE10"}))
-        .ok(201, json::<dto::CustomerResponse>())
+        .ok(
+            201,
+            Answer::Json(Box::new(one_of(vec![
+                schema_ref::<dto::CustomerResponse>(),
+                schema_ref::<dto::IgnoredSignup>(),
+                schema_ref::<dto::compat::PartneroCustomerResponse>(),
+            ]))),
+        )
+        .also(200)
         .idempotent(),
+        op(
+            Patch,
+            "/v1/customers/{key}",
+            "updateCustomer",
+            "tracking",
+            "Change a customer's email or name (attribution stays)",
+        )
+        .body(body::<dto::UpdateCustomer>())
+        .example(serde_json::json!({"email": "new@example.com", "name": "Sam Buyer"}))
+        .ok(200, json::<dto::CustomerResponse>()),
         op(
             Get,
             "/v1/customers/{key}",
@@ -509,11 +554,24 @@ pub fn operations() -> Vec<Op> {
             "/v1/transactions",
             "createTransaction",
             "sales",
-            "Record a payment of a customer (idempotent by key)",
+            "Record a payment of a customer (idempotent by key; also Partnero's body, told apart by 'customer')",
         )
-        .body(body::<dto::CreateTransaction>())
+        .body(Some((
+            one_of(vec![
+                schema_ref::<dto::CreateTransaction>(),
+                schema_ref::<dto::compat::PartneroTransaction>(),
+            ]),
+            true,
+        )))
         .example(serde_json::json!({"customerKey": "user_1042", "key": "invoice-2026-12", "amount": 49, "productId": "pro-monthly"}))
-        .ok(201, json::<dto::TransactionResult>())
+        .ok(
+            201,
+            Answer::Json(Box::new(one_of(vec![
+                schema_ref::<dto::TransactionResult>(),
+                schema_ref::<dto::compat::PartneroTransactionResponse>(),
+            ]))),
+        )
+        .also(200)
         .idempotent(),
         op(
             Delete,
@@ -581,10 +639,10 @@ pub fn operations() -> Vec<Op> {
             "/v1/commissions",
             "createCommission",
             "commissions",
-            "A manual commission (idempotent by orderId)",
+            "A manual commission (amount) or a sale priced by the rule (saleAmount); idempotent by orderId",
         )
         .body(body::<dto::CreateCommission>())
-        .example(serde_json::json!({"affiliateId": "aff_abc123", "amount": 25, "orderId": "bonus-2026-12", "description": "Launch bonus"}))
+        .example(serde_json::json!({"affiliateId": "aff_abc123", "saleAmount": 99.99, "orderId": "order-2026-12"}))
         .ok(201, json::<dto::CommissionResponse>())
         .idempotent(),
         op(
@@ -812,6 +870,102 @@ pub fn operations() -> Vec<Op> {
         .ok(200, json::<dto::EventList>()),
         op(Get, "/v1/events/{id}", "getEvent", "webhooks", "An event")
             .ok(200, json::<dto::EventResponse>()),
+        // Compatibility with the seed APIs (docs/compat.md).
+        op(
+            Post,
+            "/v1/conversions",
+            "linkjoltCreateConversion",
+            "compat",
+            "LinkJolt: record a referred sale by tracking code (idempotent by order_id)",
+        )
+        .body(body::<dto::compat::LinkjoltConversion>())
+        .example(serde_json::json!({"tracking_code": "tc_ABC123", "order_value": 99.99, "order_id": "order_12345", "customer_email": "customer@example.com"}))
+        .ok(201, json::<dto::compat::LinkjoltConversionData>())
+        .idempotent(),
+        op(
+            Delete,
+            "/v1/transactions",
+            "partneroDeleteTransaction",
+            "compat",
+            "Partnero: reverse a transaction by the key in the body (an unknown key is acknowledged)",
+        )
+        .body(body::<dto::compat::PartneroKey>())
+        .example(serde_json::json!({"key": "transaction_123"}))
+        .ok(200, json::<dto::compat::PartneroTransactionResponse>()),
+        op(
+            Delete,
+            "/v1/customers",
+            "partneroDeleteCustomer",
+            "compat",
+            "Partnero: delete a customer by the key in the body (an unknown key is acknowledged)",
+        )
+        .body(body::<dto::compat::PartneroKey>())
+        .example(serde_json::json!({"key": "CUSTOMER_KEY"}))
+        .ok(200, json::<dto::compat::PartneroCustomerResponse>()),
+        op(
+            Post,
+            "/api/partners",
+            "guideCreatePartner",
+            "compat",
+            "Integration guide: POST /v1/affiliates",
+        )
+        .body(body::<dto::CreateAffiliate>())
+        .example(serde_json::json!({"email": "jane@example.com", "name": "Jane Doe", "customFields": {"userId": "u_1042"}}))
+        .ok(201, json::<dto::AffiliateResponse>())
+        .idempotent()
+        .authed(),
+        op(
+            Get,
+            "/api/partners/{id}/stats",
+            "guidePartnerStats",
+            "compat",
+            "Integration guide: GET /v1/affiliates/{id}/stats",
+        )
+        .query(with(
+            time_range(),
+            vec![q(
+                "interval",
+                enum_of(&["day", "week", "month"]),
+                "Bucket size (default day)",
+            )],
+        ))
+        .ok(200, json::<dto::AffiliateStats>())
+        .authed(),
+        op(
+            Post,
+            "/api/customers",
+            "guideCreateCustomer",
+            "compat",
+            "Integration guide: POST /v1/customers",
+        )
+        .body(body::<dto::CreateCustomer>())
+        .example(serde_json::json!({"key": "user_1042", "email": "buyer@example.com", "affiliateId": "aff_abc123"}))
+        .ok(201, json::<dto::CustomerResponse>())
+        .also(200)
+        .idempotent()
+        .authed(),
+        op(
+            Post,
+            "/api/commissions",
+            "guideCreateCommission",
+            "compat",
+            "Integration guide: a sale of an affiliate (amount is the SALE amount); POST /v1/commissions with saleAmount",
+        )
+        .body(body::<dto::compat::GuideCommission>())
+        .example(serde_json::json!({"affiliateId": "aff_abc123", "amount": 99.99, "orderId": "order_123456"}))
+        .ok(201, json::<dto::CommissionResponse>())
+        .idempotent()
+        .authed(),
+        op(
+            Delete,
+            "/api/commissions/{id}",
+            "guideReverseCommission",
+            "compat",
+            "Integration guide: DELETE /v1/commissions/{id}",
+        )
+        .query(vec![q("reason", prim(Type::String), "Why")])
+        .ok(200, json::<dto::ReversalResult>())
+        .authed(),
         // Stripe.
         op(
             Post,
@@ -917,6 +1071,10 @@ const TAGS: &[(&str, &str)] = &[
         "Webhook endpoints, deliveries and the event log",
     ),
     ("stripe", "The Stripe integration"),
+    (
+        "compat",
+        "The seed APIs' calls accepted as they are written (docs/compat.md)",
+    ),
     ("operations", "Health, metrics and this document"),
 ];
 

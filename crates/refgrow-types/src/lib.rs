@@ -8,6 +8,7 @@ pub mod commission;
 pub mod error;
 pub mod ids;
 pub mod money;
+pub mod money_display;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod webhook;

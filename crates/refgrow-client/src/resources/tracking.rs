@@ -3,8 +3,8 @@
 use futures_util::Stream;
 use refgrow_types::api::{
     Click, Conversion, ConversionList, ConversionResponse, CreateConversion, CreateCustomer,
-    CreateRefund, CreateTransaction, Customer, CustomerResponse, RefundResult, TrackClick,
-    TransactionResult,
+    CreateRefund, CreateTransaction, Customer, CustomerResponse, IgnoredSignup, RefundResult,
+    TrackClick, TransactionResult, UpdateCustomer,
 };
 use refgrow_types::ConversionId;
 use reqwest::Method;
@@ -76,6 +76,41 @@ impl CustomersApi<'_> {
         let r: CustomerResponse = self
             .client
             .send(Call::new(Method::POST, &["customers"], &self.opts).json(&customer)?)
+            .await?;
+        Ok(r.customer)
+    }
+
+    /// `POST /v1/customers` for a program that sets `ignoreUnattributed`: `None` when the
+    /// signup attributed to nobody and was acknowledged without being stored. (`create` fails
+    /// to decode that answer.)
+    pub async fn create_unless_ignored(
+        &self,
+        customer: CreateCustomer,
+    ) -> Result<Option<Customer>, Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Signup {
+            Bound(CustomerResponse),
+            // Read only to recognise the answer.
+            #[allow(dead_code)]
+            Ignored(IgnoredSignup),
+        }
+        let r: Signup = self
+            .client
+            .send(Call::new(Method::POST, &["customers"], &self.opts).json(&customer)?)
+            .await?;
+        Ok(match r {
+            Signup::Bound(r) => Some(r.customer),
+            Signup::Ignored(_) => None,
+        })
+    }
+
+    /// `PATCH /v1/customers/{key}`: changes the email or name (`Some(None)` clears); the
+    /// attribution stays.
+    pub async fn update(&self, key: &str, changes: UpdateCustomer) -> Result<Customer, Error> {
+        let r: CustomerResponse = self
+            .client
+            .send(Call::new(Method::PATCH, &["customers", key], &self.opts).json(&changes)?)
             .await?;
         Ok(r.customer)
     }

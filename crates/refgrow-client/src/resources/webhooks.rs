@@ -87,7 +87,8 @@ impl WebhookEndpointsApi<'_> {
         Ok(r.webhook_endpoint)
     }
 
-    /// `PATCH /v1/webhook-endpoints/{id}`: URL, event filter, description, enabled.
+    /// `PATCH /v1/webhook-endpoints/{id}`: URL, event filter, description, enabled, payload
+    /// format.
     pub async fn update(
         &self,
         id: &WebhookEndpointId,

@@ -45,6 +45,10 @@ pub struct InvitationRow {
     pub accepted_at: Option<i64>,
     /// Cancelled, ms.
     pub cancelled_at: Option<i64>,
+    /// The id of the API key that sent it.
+    pub sent_by_key_id: Option<String>,
+    /// That key's label when it sent it.
+    pub sent_by_label: Option<String>,
 }
 
 /// The value of `pending_key` of a live invitation.

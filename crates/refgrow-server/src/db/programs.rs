@@ -35,6 +35,8 @@ pub struct ProgramRow {
     pub created_at: i64,
     /// Updated, ms.
     pub updated_at: i64,
+    /// Whether signups without a referral are acknowledged without being stored.
+    pub ignore_unattributed: bool,
 }
 
 /// Inserts a program.

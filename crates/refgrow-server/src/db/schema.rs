@@ -17,6 +17,7 @@ diesel::table! {
         stripe_webhook_secret -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        ignore_unattributed -> Bool,
     }
 }
 
@@ -217,6 +218,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         consecutive_failures -> Integer,
+        payload_format -> Text,
     }
 }
 
@@ -254,6 +256,8 @@ diesel::table! {
         expires_at -> BigInt,
         accepted_at -> Nullable<BigInt>,
         cancelled_at -> Nullable<BigInt>,
+        sent_by_key_id -> Nullable<Text>,
+        sent_by_label -> Nullable<Text>,
     }
 }
 

@@ -55,6 +55,8 @@ pub struct EndpointRow {
     pub updated_at: i64,
     /// Failed attempts in a row.
     pub consecutive_failures: i32,
+    /// The body shape of its deliveries: `standard` or `linkjolt`.
+    pub payload_format: String,
 }
 
 /// A stored delivery.
@@ -157,6 +159,7 @@ pub fn update_endpoint(c: &mut DbConn, row: &EndpointRow) -> QueryResult<()> {
             webhook_endpoints::previous_secret.eq(&row.previous_secret),
             webhook_endpoints::previous_secret_expires_at.eq(row.previous_secret_expires_at),
             webhook_endpoints::updated_at.eq(row.updated_at),
+            webhook_endpoints::payload_format.eq(&row.payload_format),
         ))
         .execute(c)
         .map(|_| ())

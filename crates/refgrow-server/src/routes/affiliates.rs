@@ -28,7 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/affiliates/{id}", web::patch().to(patch));
 }
 
-async fn create(
+/// `POST /v1/affiliates` (also the guide's `POST /api/partners`).
+pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -100,11 +101,16 @@ async fn list(
     Ok(ok(list))
 }
 
+/// `GET /v1/affiliates/{id}`; a segment that is not an `aff_` id is a referral code, answered
+/// in the store-affiliate API's shape ([`super::compat::store`]).
 async fn get(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    if !id.starts_with(AffiliateId::PREFIX) {
+        return super::compat::store::affiliate_by_code(state, auth, id.into_inner()).await;
+    }
     let id = path_id(&id, "id", AffiliateId::parse)?;
     let base = state.config.public_base();
     let affiliate = state

@@ -20,6 +20,7 @@ use crate::extract::{check_len, page, path_id, ApiJson, ApiQuery};
 use crate::idempotency::{fingerprint, write_once, Answer};
 use crate::idgen::new_id;
 use crate::services::commissions::{self, NewCommission};
+use crate::services::conversions::{self, NewSale};
 use crate::services::{affiliates, program};
 use crate::state::AppState;
 
@@ -111,12 +112,49 @@ async fn create(
     auth: Auth,
     ApiJson(body): ApiJson<CreateCommission>,
 ) -> Result<HttpResponse, ApiError> {
+    create_commission(state, req, auth, body).await
+}
+
+/// `POST /v1/commissions` once parsed: a manual commission (`amount`) or a sale of the
+/// affiliate priced by the program's rule (`saleAmount`). Also serves the guide's
+/// `POST /api/commissions`.
+pub async fn create_commission(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    body: CreateCommission,
+) -> Result<HttpResponse, ApiError> {
     auth.require_write()?;
     if let Some(o) = &body.order_id {
         check_len("orderId", o, 1, 200)?;
     }
     if let Some(d) = &body.description {
         check_len("description", d, 1, 1000)?;
+    }
+    if let Some(p) = &body.product_id {
+        check_len("productId", p, 1, 200)?;
+    }
+    let (field, given) = match (body.amount, body.sale_amount) {
+        (Some(a), None) => ("amount", a),
+        (None, Some(s)) => ("saleAmount", s),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "saleAmount",
+                "give either amount (the commission) or saleAmount (the sale), not both",
+            ))
+        }
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "amount",
+                "one of amount (the commission) or saleAmount (the sale) is required",
+            ))
+        }
+    };
+    if body.product_id.is_some() && field == "amount" {
+        return Err(ApiError::invalid(
+            "productId",
+            "prices a sale: it goes with saleAmount only",
+        ));
     }
     let print = fingerprint(&req, &body)?;
     let hash =
@@ -126,10 +164,10 @@ async fn create(
     write_once(&state, &req, &auth.program_id, print, move |c| {
         let prog = program::load(c, &program_id)?;
         let currency = program::currency(&prog);
-        let amount = Money::from_major(body.amount.value(), currency)
-            .map_err(|e| ApiError::invalid("amount", e.to_string()))?;
+        let amount = Money::from_major(given.value(), currency)
+            .map_err(|e| ApiError::invalid(field, e.to_string()))?;
         if amount.minor == 0 {
-            return Err(ApiError::invalid("amount", "must be above zero"));
+            return Err(ApiError::invalid(field, "must be above zero"));
         }
         let aff = affiliates::load(c, &prog.id, body.affiliate_id.as_str())
             .map_err(|_| ApiError::invalid("affiliateId", "no such affiliate in this program"))?;
@@ -139,6 +177,9 @@ async fn create(
                 aff.status
             ))
             .with_details(serde_json::json!({"field": "affiliateId", "issue": format!("affiliate is {}", aff.status)})));
+        }
+        if field == "saleAmount" {
+            return sale_commission(c, &prog, aff, &body, amount, hash, now);
         }
         let dedupe = match &body.order_id {
             Some(o) => format!("manual:{o}"),
@@ -181,6 +222,52 @@ async fn create(
     .await
 }
 
+/// Records `saleAmount` as a sale of the affiliate (the same path as every sale: the
+/// program's rule, tiers, per-product rules, the second tier, `orderId` idempotency) and
+/// answers with the affiliate's commission.
+fn sale_commission(
+    c: &mut crate::db::DbConn,
+    prog: &crate::db::programs::ProgramRow,
+    aff: crate::db::affiliates::AffiliateRow,
+    body: &CreateCommission,
+    amount: Money,
+    hash: String,
+    now: i64,
+) -> Result<Answer, ApiError> {
+    let aff_id = aff.id.clone();
+    let recorded = conversions::record_sale(
+        c,
+        prog,
+        NewSale {
+            affiliate: aff,
+            customer: None,
+            order_id: body.order_id.clone(),
+            request_hash: hash,
+            amount,
+            product_id: body.product_id.clone(),
+        },
+        now,
+    )?;
+    let own = recorded
+        .commissions
+        .iter()
+        .find(|cm| cm.affiliate_id == aff_id)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "saleAmount",
+                "the program's commission rule pays nothing for this sale",
+            )
+        })?;
+    let answer = CommissionResponse {
+        commission: commissions::to_dto(own),
+    };
+    if recorded.replay {
+        Answer::replay(&answer)
+    } else {
+        Answer::new(StatusCode::CREATED, &answer)
+    }
+}
+
 async fn set_status(
     state: web::Data<AppState>,
     auth: Auth,
@@ -212,11 +299,13 @@ async fn set_status(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ReverseQuery {
+/// The query of a reversal.
+pub(crate) struct ReverseQuery {
     reason: Option<String>,
 }
 
-async fn reverse(
+/// `DELETE /v1/commissions/{id}` (also the guide's `DELETE /api/commissions/{id}`).
+pub(crate) async fn reverse(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<String>,

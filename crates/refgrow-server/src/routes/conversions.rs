@@ -22,7 +22,9 @@ use crate::db::customers::{self as customer_store, CustomerRow};
 use crate::db::programs::ProgramRow;
 use crate::db::DbConn;
 use crate::error::ApiError;
-use crate::extract::{check_len, page, path_id, ApiJson, ApiQuery, OptionalJson};
+use crate::extract::{
+    check_len, page, parse_json, path_id, ApiJson, ApiQuery, OptionalJson, RawJson,
+};
 use crate::idempotency::{fingerprint, key_of, write_once, Answer};
 use crate::idgen::new_id;
 use crate::services::conversions::{self, NewSale, Recorded};
@@ -226,6 +228,16 @@ async fn convert(
     auth: Auth,
     ApiJson(body): ApiJson<CreateConversion>,
 ) -> Result<HttpResponse, ApiError> {
+    convert_sale(state, req, auth, body).await
+}
+
+/// `POST /v1/referrals/convert` once parsed (also LinkJolt's `POST /v1/conversions`).
+pub async fn convert_sale(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    body: CreateConversion,
+) -> Result<HttpResponse, ApiError> {
     auth.require_write()?;
     if let Some(order) = &body.order_id {
         check_len("orderId", order, 1, 200)?;
@@ -251,11 +263,28 @@ async fn convert(
     .await
 }
 
+/// `POST /v1/transactions`: the native body, or Partnero's when it holds a `customer`
+/// object ([`super::compat::partnero`]).
 async fn create_transaction(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
-    ApiJson(body): ApiJson<CreateTransaction>,
+    body: RawJson<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    if body.value.get("customer").is_some() {
+        let parsed = parse_json(&body.bytes)?;
+        return super::compat::partnero::create_transaction(state, req, auth, parsed).await;
+    }
+    let parsed: CreateTransaction = parse_json(&body.bytes)?;
+    record_transaction(state, req, auth, parsed).await
+}
+
+/// `POST /v1/transactions` once parsed.
+pub async fn record_transaction(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    body: CreateTransaction,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_write()?;
     check_len("customerKey", &body.customer_key, 1, 200)?;
@@ -337,8 +366,17 @@ async fn delete_transaction(
     auth: Auth,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    reverse_transaction(state, auth, key.into_inner()).await
+}
+
+/// `DELETE /v1/transactions/{key}` once parsed (also Partnero's delete with the key in the
+/// body).
+pub async fn reverse_transaction(
+    state: web::Data<AppState>,
+    auth: Auth,
+    key: String,
+) -> Result<HttpResponse, ApiError> {
     auth.require_write()?;
-    let key = key.into_inner();
     check_len("key", &key, 1, 200)?;
     let now = state.clock.now_ms();
     let result = state

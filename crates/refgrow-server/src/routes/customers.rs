@@ -1,15 +1,16 @@
-//! `/v1/customers`: bind a signup to the affiliate who referred it, fetch it, delete it.
+//! `/v1/customers`: bind a signup to the affiliate who referred it, fetch, change and delete
+//! it. A body with a `partner` object is Partnero's shape ([`super::compat::partnero`]).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::Connection;
-use refgrow_types::api::{CreateCustomer, CustomerResponse};
+use refgrow_types::api::{CreateCustomer, CustomerResponse, IgnoredSignup, UpdateCustomer};
 
 use super::ok;
 use crate::auth::Auth;
 use crate::db::customers as store;
 use crate::error::ApiError;
-use crate::extract::{check_len, ApiJson};
+use crate::extract::{check_len, parse_json, ApiJson, RawJson};
 use crate::idempotency::{fingerprint, write_once, Answer};
 use crate::services::{customers, program};
 use crate::state::AppState;
@@ -18,14 +19,34 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/customers", web::post().to(create))
         .route("/customers/{key}", web::get().to(get))
+        .route("/customers/{key}", web::patch().to(patch))
         .route("/customers/{key}", web::delete().to(delete));
 }
 
-async fn create(
+/// `POST /v1/customers` (and the guide's `POST /api/customers`): the native body, or
+/// Partnero's when it holds a `partner` object.
+pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
-    ApiJson(body): ApiJson<CreateCustomer>,
+    body: RawJson<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    if body.value.get("partner").is_some() {
+        let parsed = parse_json(&body.bytes)?;
+        return super::compat::partnero::create_customer(state, req, auth, parsed).await;
+    }
+    let parsed: CreateCustomer = parse_json(&body.bytes)?;
+    create_customer(state, req, auth, parsed, false).await
+}
+
+/// Binds a signup once parsed. An unattributed new signup is acknowledged without being
+/// stored when the program ignores them, or when the caller asks (`ignore_unattributed`).
+pub async fn create_customer(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    body: CreateCustomer,
+    ignore_unattributed: bool,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_write()?;
     if let Some(id) = &body.click_id {
@@ -36,7 +57,17 @@ async fn create(
     let program_id = auth.program_id.clone();
     write_once(&state, &req, &auth.program_id, print, move |c| {
         let prog = program::load(c, &program_id)?;
-        let (row, created) = customers::bind(c, &prog, &body, now)?;
+        let ignore = ignore_unattributed || prog.ignore_unattributed;
+        let Some((row, created)) = customers::bind_unless_ignored(c, &prog, &body, ignore, now)?
+        else {
+            return Answer::new(
+                StatusCode::OK,
+                &IgnoredSignup {
+                    key: body.key.clone(),
+                    ignored: true,
+                },
+            );
+        };
         let status = if created {
             StatusCode::CREATED
         } else {
@@ -75,13 +106,40 @@ async fn get(
     }))
 }
 
+async fn patch(
+    state: web::Data<AppState>,
+    auth: Auth,
+    key: web::Path<String>,
+    ApiJson(body): ApiJson<UpdateCustomer>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let key = key.into_inner();
+    check_key(&key)?;
+    let customer = state
+        .db
+        .write(move |c| c.transaction(|c| customers::update(c, &auth.program_id, &key, body)))
+        .await?;
+    Ok(ok(CustomerResponse {
+        customer: customers::to_dto(&customer),
+    }))
+}
+
 async fn delete(
     state: web::Data<AppState>,
     auth: Auth,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    delete_customer(state, auth, key.into_inner()).await
+}
+
+/// `DELETE /v1/customers/{key}` once parsed (also Partnero's delete with the key in the
+/// body).
+pub async fn delete_customer(
+    state: web::Data<AppState>,
+    auth: Auth,
+    key: String,
+) -> Result<HttpResponse, ApiError> {
     auth.require_write()?;
-    let key = key.into_inner();
     check_key(&key)?;
     let customer = state
         .db

@@ -46,7 +46,13 @@ async fn create(
         .db
         .write(move |c| {
             let prog = program::load(c, &auth.program_id)?;
-            invitations::create_batch(c, &prog, &body, days, now, &base)
+            // Who sent it: the key, with its label as it reads now.
+            let label = crate::db::api_keys::find(c, &auth.key_id)?.and_then(|k| k.label);
+            let sender = invitations::InvitationSender {
+                key_id: auth.key_id.clone(),
+                label,
+            };
+            invitations::create_batch(c, &prog, &body, days, now, &base, Some(&sender))
         })
         .await?;
     Ok(created(batch))

@@ -8,6 +8,7 @@ use serde::Serialize;
 pub mod affiliates;
 pub mod api_keys;
 pub mod commissions;
+pub mod compat;
 pub mod conversions;
 pub mod customers;
 pub mod events;
@@ -41,6 +42,7 @@ async fn openapi_json() -> HttpResponse {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     tracking::configure_public(cfg);
+    compat::configure_root(cfg);
     cfg.service(
         // Routes are tried in this order, and each pattern with a `{param}` is a regex:
         // the high-volume calls (clicks, sales, signups) come first.
@@ -48,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(tracking::configure)
             .configure(conversions::configure)
             .configure(customers::configure)
+            .configure(compat::configure_v1)
             .route("/openapi.json", web::get().to(openapi_json))
             .configure(program::configure)
             .configure(api_keys::configure)

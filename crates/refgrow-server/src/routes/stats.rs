@@ -23,7 +23,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StatsQuery {
+/// The query of an affiliate's stats.
+pub(crate) struct StatsQuery {
     from: Option<String>,
     to: Option<String>,
     interval: Option<StatsInterval>,
@@ -45,7 +46,8 @@ impl StatsQuery {
     }
 }
 
-async fn affiliate(
+/// `GET /v1/affiliates/{id}/stats` (also the guide's `GET /api/partners/{id}/stats`).
+pub(crate) async fn affiliate(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<String>,

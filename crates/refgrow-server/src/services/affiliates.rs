@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use refgrow_types::api::{
-    Affiliate, AffiliateSource, AffiliateStatus, CreateAffiliate, UpdateAffiliate,
+    AccountUser, Affiliate, AffiliateAccount, AffiliateSource, AffiliateStatus, Country,
+    CreateAffiliate, UpdateAffiliate,
 };
 use refgrow_types::money::{Amount, Currency, Money};
 use refgrow_types::AffiliateId;
@@ -339,6 +340,8 @@ pub fn to_dto(
     let currency = program::currency(prog);
     let m = |minor: i64| Money::new(minor, currency).amount();
     let approved = earnings.approved;
+    let custom_fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&row.custom_fields).unwrap_or_default();
     Affiliate {
         id: AffiliateId::from_trusted(row.id.clone()),
         email: row.email.clone(),
@@ -355,7 +358,7 @@ pub fn to_dto(
             .parent_affiliate_id
             .clone()
             .map(AffiliateId::from_trusted),
-        custom_fields: serde_json::from_str(&row.custom_fields).unwrap_or_default(),
+        custom_fields: custom_fields.clone(),
         payment_method: row.payment_method.clone(),
         payment_details: row.payment_details.clone(),
         click_count: row.click_count,
@@ -367,6 +370,46 @@ pub fn to_dto(
         pending_earnings: m(earnings.pending),
         approved_earnings: m(approved),
         paid_earnings: m(earnings.paid),
+        total_earnings_formatted: refgrow_types::money_display::formatted(&Money::new(
+            earnings.pending + approved + earnings.paid,
+            currency,
+        )),
+        account: account_of(row, &custom_fields),
+    }
+}
+
+/// A country from an ISO 3166-1 alpha-2 code (any case); `None` for anything else.
+pub fn country(code: &str) -> Option<Country> {
+    let code = code.trim().to_ascii_uppercase();
+    if code.len() != 2 {
+        return None;
+    }
+    let c: iso_country::Country = code.parse().ok()?;
+    Some(Country {
+        code,
+        name: c.name().to_string(),
+    })
+}
+
+/// The account view of an affiliate: the user, the display name (`customFields.pseudo`,
+/// else the name) and the country (`customFields.country`, an alpha-2 code).
+fn account_of(
+    row: &AffiliateRow,
+    custom: &serde_json::Map<String, serde_json::Value>,
+) -> AffiliateAccount {
+    let text = |k: &str| {
+        custom
+            .get(k)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.trim().is_empty())
+    };
+    AffiliateAccount {
+        user: AccountUser {
+            name: row.name.clone(),
+            email: row.email.clone(),
+        },
+        pseudo: text("pseudo").unwrap_or(&row.name).to_string(),
+        country: text("country").and_then(country),
     }
 }
 
@@ -395,6 +438,14 @@ pub fn to_dtos(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn countries_are_iso_codes() {
+        assert_eq!(country("de").unwrap().name, "Germany");
+        assert_eq!(country("US").unwrap().code, "US");
+        assert!(country("Germany").is_none());
+        assert!(country("ZZ").is_none());
+    }
 
     #[test]
     fn stems_are_readable() {

@@ -1,6 +1,6 @@
 //! Customers: binding a signup to the affiliate who referred it, inside the window.
 
-use refgrow_types::api::{Attribution, CreateCustomer, Customer};
+use refgrow_types::api::{Attribution, CreateCustomer, Customer, UpdateCustomer};
 use refgrow_types::{AffiliateId, ClickId, CustomerId};
 
 use crate::clock::{ms_to_datetime, opt_ms, DAY_MS};
@@ -108,6 +108,20 @@ pub fn bind(
     req: &CreateCustomer,
     now: i64,
 ) -> Result<(CustomerRow, bool), ApiError> {
+    bind_unless_ignored(c, prog, req, false, now)?
+        .ok_or_else(|| ApiError::internal("a signup was ignored without being asked to"))
+}
+
+/// Binds (or finds) a customer, unless it is a new signup that attributes to nobody and
+/// `ignore_unattributed` is set (Partnero's rule, a program setting): then nothing is stored
+/// and the answer is `None`. Returns (customer, created).
+pub fn bind_unless_ignored(
+    c: &mut DbConn,
+    prog: &ProgramRow,
+    req: &CreateCustomer,
+    ignore_unattributed: bool,
+    now: i64,
+) -> Result<Option<(CustomerRow, bool)>, ApiError> {
     check_len("key", &req.key, 1, 200)?;
     if let Some(n) = &req.name {
         check_len("name", n, 1, 200)?;
@@ -137,6 +151,9 @@ pub fn bind(
     let email = req.email.as_ref().map(|e| e.as_str().to_string());
     let existing = store::find_by_key(c, &prog.id, &req.key)?;
     let resolved = resolve(c, prog, &referral, now)?;
+    if ignore_unattributed && resolved.is_none() && existing.is_none() {
+        return Ok(None);
+    }
     if let Some((aff, _)) = &resolved {
         check_self_referral(
             aff,
@@ -187,7 +204,7 @@ pub fn bind(
                 )?;
             }
         }
-        return Ok((row, false));
+        return Ok(Some((row, false)));
     }
     let row = CustomerRow {
         id: new_id(CustomerId::PREFIX),
@@ -207,7 +224,7 @@ pub fn bind(
             // A concurrent request bound it first: first binding wins.
             let row = store::find_by_key(c, &prog.id, &req.key)?
                 .ok_or_else(|| ApiError::internal("customer vanished after a conflict"))?;
-            return Ok((row, false));
+            return Ok(Some((row, false)));
         }
         Err(e) => return Err(e.into()),
     }
@@ -232,5 +249,32 @@ pub fn bind(
         &serde_json::json!({"customer": to_dto(&row)}),
         now,
     )?;
-    Ok((row, true))
+    Ok(Some((row, true)))
+}
+
+/// Changes a customer's email or name (`PATCH /v1/customers/{key}`); its attribution stays.
+pub fn update(
+    c: &mut DbConn,
+    program_id: &str,
+    key: &str,
+    patch: UpdateCustomer,
+) -> Result<CustomerRow, ApiError> {
+    if let Some(Some(n)) = &patch.name {
+        check_len("name", n, 1, 200)?;
+    }
+    let mut row =
+        store::find_by_key(c, program_id, key)?.ok_or_else(|| ApiError::not_found("customer"))?;
+    if let Some(email) = patch.email {
+        row.email = email.map(|e| e.as_str().to_string());
+        if let Some(aff_id) = &row.affiliate_id {
+            if let Some(aff) = affiliates::find(c, program_id, aff_id)? {
+                check_self_referral(&aff, row.email.as_deref())?;
+            }
+        }
+    }
+    if let Some(name) = patch.name {
+        row.name = name;
+    }
+    store::update(c, &row)?;
+    Ok(row)
 }

@@ -35,8 +35,9 @@ use tokio::sync::{mpsc, Semaphore};
 use crate::db::events as event_store;
 use crate::db::webhooks::{self as store, AttemptResult, DeliveryRow, EndpointRow};
 use crate::error::ApiError;
-use crate::services::webhooks::payload_of;
+use crate::services::webhooks::body_of;
 use crate::state::AppState;
+use refgrow_types::api::PayloadFormat;
 
 /// Failed attempts in a row after which an endpoint is marked failing.
 pub const FAILING_AFTER: i32 = 5;
@@ -310,9 +311,8 @@ async fn claim(state: &AppState, settings: &Settings, n: usize) -> Result<Vec<Jo
             );
             continue;
         };
-        let body = match payload_of(event).and_then(|p| {
-            serde_json::to_vec(&p).map_err(|e| ApiError::internal(format!("encoding: {e}")))
-        }) {
+        let format = PayloadFormat::from_stored(&endpoint.payload_format);
+        let body = match body_of(event, format) {
             Ok(b) => b,
             Err(e) => {
                 log::error!("webhooks: cannot encode event {}: {e}", event.id);

@@ -69,10 +69,19 @@ pub fn to_dto(row: &InvitationRow, now: i64, token: Option<&str>, public_base: &
         accepted_at: opt_ms(row.accepted_at),
         cancelled_at: opt_ms(row.cancelled_at),
         affiliate_id: row.affiliate_id.clone().map(AffiliateId::from_trusted),
+        sent_by: row
+            .sent_by_key_id
+            .clone()
+            .map(|key_id| refgrow_types::api::InvitationSender {
+                key_id,
+                label: row.sent_by_label.clone(),
+            }),
         token: token.map(str::to_string),
         accept_url: token.map(|t| accept_url(public_base, t)),
     }
 }
+
+pub use refgrow_types::api::InvitationSender;
 
 /// Creates the invitations of a batch, in one transaction, recording `invitation.created`
 /// for each. Addresses that get none are reported in `skipped`; a batch of 0 or more than 25
@@ -84,6 +93,7 @@ pub fn create_batch(
     ttl_days: u32,
     now: i64,
     public_base: &str,
+    sender: Option<&InvitationSender>,
 ) -> Result<InvitationBatch, ApiError> {
     if req.emails.is_empty() || req.emails.len() > MAX_INVITATIONS_PER_REQUEST {
         return Err(ApiError::invalid(
@@ -134,6 +144,8 @@ pub fn create_batch(
                 expires_at,
                 accepted_at: None,
                 cancelled_at: None,
+                sent_by_key_id: sender.map(|s| s.key_id.clone()),
+                sent_by_label: sender.and_then(|s| s.label.clone()),
             };
             // A savepoint, so a duplicate does not abort the PostgreSQL transaction.
             match c.transaction(|c| store::insert(c, &row)) {

@@ -362,6 +362,7 @@ mod tests {
             stripe_webhook_secret: None,
             created_at: 0,
             updated_at: 0,
+            ignore_unattributed: false,
         }
     }
 

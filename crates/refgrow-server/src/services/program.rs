@@ -54,6 +54,7 @@ pub fn create(
         stripe_webhook_secret: None,
         created_at: now,
         updated_at: now,
+        ignore_unattributed: false,
     };
     programs::insert(c, &row)?;
     Ok(row)
@@ -157,6 +158,7 @@ pub fn to_dto(row: &ProgramRow, sealer: &crate::secrets::Sealer) -> Result<Progr
         hold_days: row.hold_days.max(0) as u32,
         min_payout: Money::new(row.min_payout_minor, currency).amount(),
         auto_approve_affiliates: row.auto_approve_affiliates,
+        ignore_unattributed: row.ignore_unattributed,
         commission: rule(row)?,
         stripe_webhook_secret: row.stripe_webhook_secret.as_deref().map(|stored| {
             match sealer.open(stored) {
@@ -251,6 +253,9 @@ pub fn update(
     }
     if let Some(v) = patch.auto_approve_affiliates {
         row.auto_approve_affiliates = v;
+    }
+    if let Some(v) = patch.ignore_unattributed {
+        row.ignore_unattributed = v;
     }
     let rule = patch.commission.unwrap_or(rule(&row)?);
     rule.validate(new_currency)

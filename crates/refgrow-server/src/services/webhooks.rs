@@ -3,8 +3,8 @@
 //! [`crate::services::delivery`].
 
 use refgrow_types::api::{
-    CreateWebhookEndpoint, DeliveryStatus, Event, UpdateWebhookEndpoint, WebhookDelivery,
-    WebhookEndpoint, WebhookPayload, ALL_EVENTS, MAX_URL_LEN, TEST_EVENT_TYPE,
+    CreateWebhookEndpoint, DeliveryStatus, Event, PayloadFormat, UpdateWebhookEndpoint,
+    WebhookDelivery, WebhookEndpoint, WebhookPayload, ALL_EVENTS, MAX_URL_LEN, TEST_EVENT_TYPE,
 };
 use refgrow_types::webhook::secret_from_bytes;
 use refgrow_types::{DeliveryId, EventId, WebhookEndpointId};
@@ -146,6 +146,7 @@ pub fn create(
         created_at: now,
         updated_at: now,
         consecutive_failures: 0,
+        payload_format: body.format.unwrap_or_default().as_str().to_string(),
     };
     store::insert_endpoint(c, &row)?;
     row.secret = secret;
@@ -186,6 +187,9 @@ pub fn update(
     }
     if let Some(enabled) = body.enabled {
         row.enabled = enabled;
+    }
+    if let Some(format) = body.format {
+        row.payload_format = format.as_str().to_string();
     }
     row.updated_at = now;
     store::update_endpoint(c, &row)?;
@@ -293,6 +297,7 @@ pub fn to_dto(row: &EndpointRow, show_secret: bool) -> WebhookEndpoint {
         description: row.description.clone(),
         events,
         enabled: row.enabled,
+        format: PayloadFormat::from_stored(&row.payload_format),
         failing_since: opt_ms(row.failing_since),
         consecutive_failures: row.consecutive_failures,
         previous_secret_expires_at: opt_ms(row.previous_secret_expires_at),
@@ -359,6 +364,16 @@ pub fn payload_of(row: &EventRow) -> Result<WebhookPayload, ApiError> {
         timestamp: ms_to_datetime(row.created_at),
         data,
     })
+}
+
+/// The delivered body of an event in an endpoint's format (both are signed the same way).
+pub fn body_of(row: &EventRow, format: PayloadFormat) -> Result<Vec<u8>, ApiError> {
+    let standard = payload_of(row)?;
+    let value = match format {
+        PayloadFormat::Standard => serde_json::to_value(&standard).map_err(ApiError::internal)?,
+        PayloadFormat::Linkjolt => refgrow_types::api::compat::linkjolt_payload(&standard),
+    };
+    serde_json::to_vec(&value).map_err(|e| ApiError::internal(format!("encoding: {e}")))
 }
 
 /// The API view of an event: its delivered body and its id.

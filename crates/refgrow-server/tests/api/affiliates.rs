@@ -140,7 +140,10 @@ async fn get_by_id_and_code() {
         (r.status, r.code()),
         (StatusCode::NOT_FOUND, "resource_not_found")
     );
+    // Not an aff_ id: a referral code (the store-affiliate API's call, docs/compat.md).
     let r = app.get("/v1/affiliates/123").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app.get("/v1/affiliates/12").await;
     assert_eq!((r.status, r.field()), (StatusCode::BAD_REQUEST, "id"));
 }
 

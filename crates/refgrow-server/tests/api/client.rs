@@ -546,7 +546,9 @@ async fn a_lost_answer_of_a_manual_commission_is_not_doubled() {
         .commissions()
         .create(CreateCommission {
             affiliate_id: a.id.clone(),
-            amount: amount("12.34"),
+            amount: Some(amount("12.34")),
+            sale_amount: None,
+            product_id: None,
             order_id: None,
             description: Some("bonus".into()),
         })
@@ -581,7 +583,9 @@ async fn caller_idempotency_keys_replay_and_conflict() {
         .expect("affiliate");
     let body = CreateCommission {
         affiliate_id: a.id.clone(),
-        amount: amount("5.00"),
+        amount: Some(amount("5.00")),
+        sale_amount: None,
+        product_id: None,
         order_id: None,
         description: None,
     };
@@ -602,7 +606,9 @@ async fn caller_idempotency_keys_replay_and_conflict() {
         .commissions()
         .with_idempotency_key("bonus-2025-01")
         .create(CreateCommission {
-            amount: amount("6.00"),
+            amount: Some(amount("6.00")),
+            sale_amount: None,
+            product_id: None,
             ..body.clone()
         })
         .await
@@ -778,7 +784,9 @@ async fn commissions_list_status_and_reverse() {
             .commissions()
             .create(CreateCommission {
                 affiliate_id: who.id.clone(),
-                amount: amount(amt),
+                amount: Some(amount(amt)),
+                sale_amount: None,
+                product_id: None,
                 order_id: None,
                 description: Some("manual".into()),
             })

@@ -8,6 +8,7 @@ mod helpers;
 
 mod affiliates;
 mod client;
+mod compat;
 mod durability;
 mod foundation;
 mod invitations;

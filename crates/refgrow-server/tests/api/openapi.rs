@@ -12,8 +12,19 @@ use crate::helpers::spawn_app;
 fn registered_routes() -> BTreeSet<(String, String)> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes");
     let mut out = BTreeSet::new();
+    let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
+        if path.is_dir() {
+            // routes/compat/*.rs
+            for inner in std::fs::read_dir(&path).unwrap() {
+                files.push(inner.unwrap().path());
+            }
+        } else {
+            files.push(path);
+        }
+    }
+    for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
         let file = path.file_name().unwrap().to_string_lossy().to_string();
         let mut rest = text.as_str();
@@ -32,7 +43,9 @@ fn registered_routes() -> BTreeSet<(String, String)> {
                 .take_while(|c| c.is_ascii_alphabetic())
                 .collect();
             // Everything is under /v1 but the operational endpoints and the public link.
-            let public = file == "health.rs" || route.starts_with("/r/");
+            // The integration guide's calls are served at their own /api paths.
+            let public =
+                file == "health.rs" || route.starts_with("/r/") || route.starts_with("/api/");
             let full = if public {
                 route.to_string()
             } else {

@@ -17,7 +17,7 @@ use crate::helpers::{spawn_app, TestApp};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     path: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
@@ -35,14 +35,14 @@ impl Received {
     fn id(&self) -> &str {
         self.header("webhook-id")
     }
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap()
     }
 }
 
 /// A local webhook receiver on 127.0.0.1.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     log: Arc<Mutex<Vec<Received>>>,
     answer: Arc<AtomicU16>,
     handle: actix_web::dev::ServerHandle,
@@ -74,7 +74,7 @@ async fn record(
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub(crate) async fn start() -> Receiver {
         Receiver::start_on(TcpListener::bind("127.0.0.1:0").unwrap()).await
     }
 
@@ -111,7 +111,7 @@ impl Receiver {
         self.log.lock().unwrap().clone()
     }
 
-    fn delivered(&self) -> Vec<Received> {
+    pub(crate) fn delivered(&self) -> Vec<Received> {
         self.all()
             .into_iter()
             .filter(|r| (200..300).contains(&r.answered))
@@ -129,7 +129,7 @@ impl Receiver {
 }
 
 /// Polls `check` every 50 ms until it holds, for at most `secs` seconds.
-async fn wait_for<F: FnMut() -> bool>(secs: u64, what: &str, mut check: F) {
+pub(crate) async fn wait_for<F: FnMut() -> bool>(secs: u64, what: &str, mut check: F) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     while !check() {
         assert!(
@@ -176,7 +176,7 @@ async fn wait_deliveries<F: Fn(&[Value]) -> bool>(
     }
 }
 
-fn verified(r: &Received, secret: &str) -> bool {
+pub(crate) fn verified(r: &Received, secret: &str) -> bool {
     verify_webhook(secret, r.headers.clone(), &r.body).is_ok()
 }
 
@@ -744,6 +744,7 @@ async fn the_client_manages_endpoints_and_reads_the_log() {
         .create(CreateWebhookEndpoint {
             url: rx.url.clone(),
             events: None,
+            format: None,
             description: Some("sdk".into()),
         })
         .await

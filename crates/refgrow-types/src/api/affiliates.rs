@@ -132,6 +132,46 @@ pub struct Affiliate {
     pub approved_earnings: Amount,
     /// Commissions paid out.
     pub paid_earnings: Amount,
+    /// `totalEarnings` written for people, with its currency (`$1,250.75`).
+    #[serde(default)]
+    pub total_earnings_formatted: String,
+    /// The affiliate's account: who they are, as the store-affiliate API shows it.
+    #[serde(default)]
+    pub account: AffiliateAccount,
+}
+
+/// The person behind an affiliate.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AffiliateAccount {
+    /// Their user profile.
+    pub user: AccountUser,
+    /// The display name they promote under (`customFields.pseudo`, else their name).
+    pub pseudo: String,
+    /// Their country, from `customFields.country` (an ISO 3166-1 alpha-2 code), if set.
+    pub country: Option<Country>,
+}
+
+/// The user profile of an affiliate's account.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AccountUser {
+    /// Full name.
+    pub name: String,
+    /// Email.
+    pub email: String,
+}
+
+/// A country: ISO 3166-1 alpha-2 code and English name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Country {
+    /// `US`, `DE`, ….
+    pub code: String,
+    /// `United States`, `Germany`, ….
+    pub name: String,
 }
 
 /// `{"affiliate": {...}}`.

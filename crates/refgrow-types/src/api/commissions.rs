@@ -166,15 +166,24 @@ pub struct CommissionList {
     pub offset: u64,
 }
 
-/// `POST /v1/commissions`: a manual commission, in the program currency.
+/// `POST /v1/commissions`: a commission of an affiliate, in the program currency. Give
+/// exactly one of `amount` (a manual commission of that size) and `saleAmount` (a sale of the
+/// affiliate, recorded as a conversion; the commission is computed by the program's rule).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateCommission {
     /// Who earns it.
     pub affiliate_id: AffiliateId,
-    /// How much.
-    pub amount: Amount,
+    /// The commission itself (a manual commission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Amount>,
+    /// The sale the commission is computed from by the program's rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sale_amount: Option<Amount>,
+    /// The product sold, for per-product rules (with `saleAmount` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
     /// Idempotency key within the program.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,

@@ -71,6 +71,10 @@ pub struct Invitation {
     pub cancelled_at: Option<DateTime<Utc>>,
     /// The affiliate created by accepting it.
     pub affiliate_id: Option<AffiliateId>,
+    /// Who sent it: the API key that created it (absent for invitations older than this
+    /// field).
+    #[serde(default)]
+    pub sent_by: Option<InvitationSender>,
     /// The secret that accepts the invitation. Only in the create response: the server keeps
     /// nothing but its hash, so it cannot be shown again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -79,6 +83,17 @@ pub struct Invitation {
     /// the create response, like `token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accept_url: Option<String>,
+}
+
+/// The API key that sent an invitation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationSender {
+    /// `key_…`.
+    pub key_id: String,
+    /// The key's label when it sent the invitation.
+    pub label: Option<String>,
 }
 
 /// `{"invitation": {...}}`.

@@ -4,6 +4,7 @@
 pub mod affiliates;
 pub mod commissions;
 pub mod common;
+pub mod compat;
 pub mod invitations;
 pub mod keys;
 pub mod params;

@@ -53,6 +53,10 @@ pub struct Program {
     pub min_payout: Amount,
     /// Whether new affiliates start `active` (else `pending`).
     pub auto_approve_affiliates: bool,
+    /// Whether signups that name no referral (or an unknown one) are acknowledged without
+    /// being stored, as Partnero does (default false: they are stored, unattributed).
+    #[serde(default)]
+    pub ignore_unattributed: bool,
     /// The commission rule.
     pub commission: CommissionRule,
     /// The Stripe signing secret, masked (`whsec_…abcd`), or null when unset.
@@ -104,6 +108,9 @@ pub struct UpdateProgram {
     /// Whether new affiliates start active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_approve_affiliates: Option<bool>,
+    /// Whether signups without a referral are acknowledged without being stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_unattributed: Option<bool>,
     /// The commission rule, replaced whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commission: Option<CommissionRule>,

@@ -261,6 +261,40 @@ pub struct CreateTransaction {
     pub action: Option<String>,
 }
 
+/// The answer to a signup that was acknowledged without being stored: the program ignores
+/// unattributed signups (`ignoreUnattributed`) and this one named no known referral.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct IgnoredSignup {
+    /// The key sent.
+    pub key: String,
+    /// Always true.
+    pub ignored: bool,
+}
+
+/// `PATCH /v1/customers/{key}`: absent fields are left as they are, `null` clears.
+/// Attribution is not changed here (first binding wins).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateCustomer {
+    /// A new email, or `null` to clear it.
+    #[serde(
+        default,
+        deserialize_with = "super::common::double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub email: Option<Option<Email>>,
+    /// A new name, or `null` to clear it.
+    #[serde(
+        default,
+        deserialize_with = "super::common::double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub name: Option<Option<String>>,
+}
+
 /// The answer to a transaction: the conversion when the customer is attributed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

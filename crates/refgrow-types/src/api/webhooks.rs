@@ -35,6 +35,40 @@ pub struct CreateWebhookEndpoint {
     /// A note for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The body shape of the deliveries (default `standard`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<PayloadFormat>,
+}
+
+/// The body shape of an endpoint's deliveries. Both are signed the same way (Standard
+/// Webhooks headers over the exact body sent).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PayloadFormat {
+    /// `{"type", "timestamp", "data": {...camelCase DTOs}}`.
+    #[default]
+    Standard,
+    /// LinkJolt's shape: `{"event", "data": {flat snake_case fields, "timestamp"}}`.
+    Linkjolt,
+}
+
+impl PayloadFormat {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayloadFormat::Standard => "standard",
+            PayloadFormat::Linkjolt => "linkjolt",
+        }
+    }
+
+    /// Parses the stored name (unknown names are the standard format).
+    pub fn from_stored(s: &str) -> PayloadFormat {
+        match s {
+            "linkjolt" => PayloadFormat::Linkjolt,
+            _ => PayloadFormat::Standard,
+        }
+    }
 }
 
 /// `PATCH /v1/webhook-endpoints/{id}`: absent fields are left as they are.
@@ -62,6 +96,9 @@ pub struct UpdateWebhookEndpoint {
     /// `false` pauses deliveries (they wait, and resume when enabled again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    /// A new body shape for the deliveries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<PayloadFormat>,
 }
 
 /// A webhook endpoint as the API shows it.
@@ -79,6 +116,9 @@ pub struct WebhookEndpoint {
     pub events: Vec<String>,
     /// Whether deliveries are being sent.
     pub enabled: bool,
+    /// The body shape of the deliveries.
+    #[serde(default)]
+    pub format: PayloadFormat,
     /// Set when the endpoint has failed several attempts in a row (it is still retried);
     /// cleared by the next successful delivery.
     pub failing_since: Option<DateTime<Utc>>,
