@@ -57,10 +57,30 @@ pub fn insert(c: &mut DbConn, row: &AffiliateRow) -> QueryResult<()> {
         .map(|_| ()))
 }
 
-/// Writes every column back.
+/// Writes every column back but the counters, which only move by increments
+/// ([`bump_counters`], the folding of [`super::stats_deltas`]): a row read before a
+/// concurrent increment must not write its older count back over it.
 pub fn update(c: &mut DbConn, row: &AffiliateRow) -> QueryResult<()> {
+    use affiliates as a;
     // The changeset writes every column (None as NULL): its SQL is fixed.
-    let q = super::fixed_update(affiliates::table, affiliates::id.eq(&row.id), row);
+    let q = super::fixed_update(
+        a::table,
+        a::id.eq(&row.id),
+        (
+            a::email.eq(&row.email),
+            a::name.eq(&row.name),
+            a::status.eq(&row.status),
+            a::source.eq(&row.source),
+            a::referral_code.eq(&row.referral_code),
+            a::suspended_at.eq(row.suspended_at),
+            a::suspended_reason.eq(&row.suspended_reason),
+            a::parent_affiliate_id.eq(&row.parent_affiliate_id),
+            a::custom_fields.eq(&row.custom_fields),
+            a::payment_method.eq(&row.payment_method),
+            a::payment_details.eq(&row.payment_details),
+            a::updated_at.eq(row.updated_at),
+        ),
+    );
     super::direct!(c, |c| q.execute(c).map(|_| ()))
 }
 

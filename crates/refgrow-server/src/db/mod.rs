@@ -535,5 +535,6 @@ pub mod invitations;
 pub mod payouts;
 pub mod programs;
 pub mod rollups;
+pub mod stats_deltas;
 pub mod stats;
 pub mod webhooks;

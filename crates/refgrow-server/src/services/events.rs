@@ -57,37 +57,49 @@ pub fn record_all(
         .filter(webhook_endpoints::enabled.eq(true))
         .select((webhook_endpoints::id, webhook_endpoints::event_types))
         .load(c))?;
-    let mut ids = Vec::with_capacity(batch.len());
-    for (event_type, payload) in batch {
-        let id = new_id(EventId::PREFIX);
-        direct!(c, |c| diesel::insert_into(events::table)
-            .values((
-                events::id.eq(&id),
+    // One statement for the events and one for their deliveries, whatever their number.
+    let ids: Vec<String> = batch.iter().map(|_| new_id(EventId::PREFIX)).collect();
+    let event_rows: Vec<_> = batch
+        .iter()
+        .zip(&ids)
+        .map(|((event_type, payload), id)| {
+            (
+                events::id.eq(id.as_str()),
                 events::program_id.eq(program_id),
                 events::event_type.eq(*event_type),
-                events::payload.eq(payload),
+                events::payload.eq(payload.as_str()),
                 events::created_at.eq(now),
-            ))
+            )
+        })
+        .collect();
+    if !event_rows.is_empty() {
+        direct!(c, |c| diesel::insert_into(events::table)
+            .values(&event_rows)
             .execute(c))?;
+    }
+    let mut deliveries = Vec::new();
+    for ((event_type, _), id) in batch.iter().zip(&ids) {
         for (endpoint_id, filter) in &endpoints {
             if !subscribed(filter.as_deref(), event_type) {
                 continue;
             }
-            direct!(c, |c| diesel::insert_into(webhook_deliveries::table)
-                .values((
-                    webhook_deliveries::id.eq(new_id("del_")),
-                    webhook_deliveries::program_id.eq(program_id),
-                    webhook_deliveries::endpoint_id.eq(endpoint_id),
-                    webhook_deliveries::event_id.eq(&id),
-                    webhook_deliveries::status.eq("pending"),
-                    webhook_deliveries::attempts.eq(0),
-                    webhook_deliveries::next_attempt_at.eq(now),
-                    webhook_deliveries::created_at.eq(now),
-                    webhook_deliveries::updated_at.eq(now),
-                ))
-                .execute(c))?;
+            deliveries.push((
+                webhook_deliveries::id.eq(new_id("del_")),
+                webhook_deliveries::program_id.eq(program_id),
+                webhook_deliveries::endpoint_id.eq(endpoint_id.as_str()),
+                webhook_deliveries::event_id.eq(id.as_str()),
+                webhook_deliveries::status.eq("pending"),
+                webhook_deliveries::attempts.eq(0),
+                webhook_deliveries::next_attempt_at.eq(now),
+                webhook_deliveries::created_at.eq(now),
+                webhook_deliveries::updated_at.eq(now),
+            ));
         }
-        ids.push(id);
+    }
+    if !deliveries.is_empty() {
+        direct!(c, |c| diesel::insert_into(webhook_deliveries::table)
+            .values(&deliveries)
+            .execute(c))?;
     }
     Ok(ids)
 }
@@ -118,7 +130,13 @@ pub fn affiliate_changed(
     )?
     .remove(&row.id)
     .unwrap_or_default();
-    let dto = affiliates::to_dto(row, prog, earnings, public_base);
+    let mut row = row.clone();
+    if let Some(n) = crate::db::stats_deltas::conversion_counts(c, &prog.id, &[row.id.clone()])?
+        .remove(&row.id)
+    {
+        row.conversion_count = n;
+    }
+    let dto = affiliates::to_dto(&row, prog, earnings, public_base);
     record(
         c,
         &prog.id,

@@ -14,6 +14,7 @@ mod money;
 mod openapi;
 mod operations;
 mod payouts;
+mod sales;
 mod stats;
 mod stripe;
 mod tracking;
