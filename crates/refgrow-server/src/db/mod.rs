@@ -535,6 +535,7 @@ pub mod invitations;
 pub mod payouts;
 pub mod programs;
 pub mod rollups;
+pub mod sales;
 pub mod stats_deltas;
 pub mod stats;
 pub mod webhooks;

@@ -179,16 +179,11 @@ pub fn record_sale(
         created_at: now,
         updated_at: now,
     };
-    if !store::insert_new(c, &row)? {
-        let order = sale.order_id.as_deref().unwrap_or_default();
-        return replay_of(c, prog, order, &sale.request_hash);
-    }
     let earns = blocked.is_none() && pricing.earns;
     let approved = prog.hold_days <= 0;
     let mut created = Vec::new();
     if earns && pricing.affiliate.minor > 0 {
-        created.push(commissions::insert_row(
-            c,
+        created.push(commissions::new_row(
             NewCommission {
                 program_id: &prog.id,
                 affiliate_id: &aff.id,
@@ -204,7 +199,7 @@ pub fn record_sale(
                 approved,
             },
             now,
-        )?);
+        ));
     }
     if let (true, Some(second), Some(parent_id)) = (
         earns,
@@ -213,8 +208,7 @@ pub fn record_sale(
     ) {
         let parent = affiliate_store::find(c, &prog.id, parent_id)?;
         if let Some(parent) = parent.filter(|p| p.status == "active") {
-            created.push(commissions::insert_row(
-                c,
+            created.push(commissions::new_row(
                 NewCommission {
                     program_id: &prog.id,
                     affiliate_id: &parent.id,
@@ -230,11 +224,11 @@ pub fn record_sale(
                     approved,
                 },
                 now,
-            )?);
+            ));
         }
     }
     // The rollups and the affiliate's counter (a delta's `conversions` is both): the sale
-    // and its commissions, one appended row per affiliate and currency, one statement.
+    // and its commissions, one appended row per affiliate and currency.
     let day = rollups::day_of(now);
     let mut changes: Vec<Change> = Vec::with_capacity(2);
     push_change(
@@ -252,13 +246,6 @@ pub fn record_sale(
         let d = Delta::status(&cm.status, cm.amount_minor);
         push_change(&mut changes, &cm.affiliate_id, day, &cm.currency, d);
     }
-    stats_deltas::append(c, &prog.id, &changes)?;
-    if let Some(mut cu) = sale.customer {
-        if cu.first_payment_at.is_none() {
-            cu.first_payment_at = Some(now);
-            customer_store::update(c, &cu)?;
-        }
-    }
     let dto = to_dto(&row, &created);
     let mut batch: Vec<(&str, String)> = Vec::with_capacity(created.len() + 1);
     for cm in &created {
@@ -269,7 +256,32 @@ pub fn record_sale(
         "conversion.created",
         serde_json::json!({ "conversion": dto }).to_string(),
     ));
-    events::record_all(c, &prog.id, &batch, now)?;
+    let prepared = events::prepare(c, &prog.id, &batch, now)?;
+    // Everything is known: write it, or find that the order id was taken (a replay).
+    let inserted = match c {
+        DbConn::Pg(pg) => crate::db::sales::write_pg(pg, &row, &created, &changes, &prepared)?,
+        DbConn::Sqlite(_) => {
+            let inserted = store::insert_new(c, &row)?;
+            if inserted {
+                for cm in &created {
+                    commission_store::insert(c, cm)?;
+                }
+                stats_deltas::append(c, &prog.id, &changes)?;
+                events::write(c, &prepared)?;
+            }
+            inserted
+        }
+    };
+    if !inserted {
+        let order = sale.order_id.as_deref().unwrap_or_default();
+        return replay_of(c, prog, order, &sale.request_hash);
+    }
+    if let Some(mut cu) = sale.customer {
+        if cu.first_payment_at.is_none() {
+            cu.first_payment_at = Some(now);
+            customer_store::update(c, &cu)?;
+        }
+    }
     Ok(Recorded {
         conversion: row,
         commissions: created,
