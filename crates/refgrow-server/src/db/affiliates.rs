@@ -93,6 +93,23 @@ pub fn find(c: &mut DbConn, program_id: &str, id: &str) -> QueryResult<Option<Af
         .optional())
 }
 
+/// An affiliate of the program and the program, in one query (one round trip where the
+/// sale path would otherwise read each).
+pub fn find_with_program(
+    c: &mut DbConn,
+    program_id: &str,
+    id: &str,
+) -> QueryResult<Option<(AffiliateRow, super::programs::ProgramRow)>> {
+    use super::schema::programs;
+    super::direct!(c, |c| affiliates::table
+        .inner_join(programs::table.on(programs::id.eq(affiliates::program_id)))
+        .filter(affiliates::id.eq(id))
+        .filter(affiliates::program_id.eq(program_id))
+        .select((affiliates::all_columns, programs::all_columns))
+        .first(c)
+        .optional())
+}
+
 /// An affiliate of the program by referral code (upper-case).
 pub fn find_by_code(
     c: &mut DbConn,

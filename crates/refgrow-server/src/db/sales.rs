@@ -63,13 +63,49 @@ WITH conv AS (
   FROM jsonb_populate_recordset(NULL::webhook_deliveries, $5::jsonb) d
   WHERE EXISTS (SELECT 1 FROM conv) AND d.event_id IN (SELECT id FROM ev)
 )
-SELECT count(*) AS n FROM conv";
+SELECT count(*) FROM conv";
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
+/// The statement with its five JSON arguments. Its SQL never changes, so diesel prepares it
+/// once per connection and keeps it (a `sql_query` would be parsed and planned by the
+/// server on every sale).
+struct WriteSale {
+    args: [String; 5],
 }
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for WriteSale {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        // `$n` in the text is the n-th argument; each appears once, in order.
+        let mut rest = WRITE_SALE;
+        let mut next = 0;
+        while let Some(at) = rest.find('$') {
+            out.push_sql(&rest[..at]);
+            let arg = self
+                .args
+                .get(next)
+                .ok_or_else(|| diesel::result::Error::QueryBuilderError("too many $".into()))?;
+            out.push_bind_param::<Text, _>(arg)?;
+            next += 1;
+            rest = &rest[at + 2..];
+        }
+        out.push_sql(rest);
+        Ok(())
+    }
+}
+
+/// No static id: diesel keys the prepared statement by its SQL text, which is fixed.
+impl diesel::query_builder::QueryId for WriteSale {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for WriteSale {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl RunQueryDsl<PgConnection> for WriteSale {}
 
 fn conversion_json(r: &ConversionRow) -> Value {
     json!({
@@ -142,12 +178,15 @@ pub fn write_pg(
                    "updated_at": events.now})
         })
         .collect();
-    let rows: Vec<Count> = diesel::sql_query(WRITE_SALE)
-        .bind::<Text, _>(conversion_json(conversion).to_string())
-        .bind::<Text, _>(Value::Array(comms).to_string())
-        .bind::<Text, _>(Value::Array(deltas).to_string())
-        .bind::<Text, _>(Value::Array(evs).to_string())
-        .bind::<Text, _>(Value::Array(dels).to_string())
-        .load(c)?;
-    Ok(rows.first().is_some_and(|r| r.n > 0))
+    let q = WriteSale {
+        args: [
+            conversion_json(conversion).to_string(),
+            Value::Array(comms).to_string(),
+            Value::Array(deltas).to_string(),
+            Value::Array(evs).to_string(),
+            Value::Array(dels).to_string(),
+        ],
+    };
+    let inserted: i64 = q.get_result(c)?;
+    Ok(inserted > 0)
 }

@@ -70,7 +70,19 @@ fn convert_in_tx(
     request_hash: String,
     now: i64,
 ) -> Result<Answer, ApiError> {
-    let prog = program::load(c, program_id)?;
+    // On PostgreSQL the program and the affiliate the click path's cache named are read
+    // together (SQLite caches the program in memory).
+    let mut by_hint = None;
+    let prog = match (hint, &*c) {
+        (Some(id), DbConn::Pg(_)) => match affiliate_store::find_with_program(c, program_id, id)? {
+            Some((aff, prog)) => {
+                by_hint = Some(aff);
+                prog
+            }
+            None => program::load(c, program_id)?,
+        },
+        _ => program::load(c, program_id)?,
+    };
     let amount = sale_money(body.amount, body.currency, &prog)?;
     let mut customer: Option<CustomerRow> = None;
     let affiliate = if let Some(click_id) = &body.click_id {
@@ -90,12 +102,12 @@ fn convert_in_tx(
     } else if let Some(code) = &body.referral_code {
         // The code was resolved through the click path's cache; the row is read by its
         // primary key and must still carry the code (else it is looked up by code).
-        let by_id = match hint {
-            Some(id) => {
-                affiliate_store::find(c, &prog.id, id)?.filter(|a| a.referral_code == code.as_str())
-            }
-            None => None,
-        };
+        let by_id = match (by_hint, hint) {
+            (Some(a), _) => Some(a),
+            (None, Some(id)) => affiliate_store::find(c, &prog.id, id)?,
+            (None, None) => None,
+        }
+        .filter(|a| a.referral_code == code.as_str());
         match by_id {
             Some(a) => a,
             None => affiliate_store::find_by_code(c, &prog.id, code.as_str())?

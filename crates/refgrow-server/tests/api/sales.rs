@@ -208,6 +208,14 @@ async fn tier_boundaries_are_exact_under_concurrency() {
 #[tokio::test]
 async fn concurrent_replays_are_idempotent() {
     let app = spawn_app().await;
+    // An endpoint, so each sale also queues deliveries (nothing listens: they wait).
+    let r = app
+        .post(
+            "/v1/webhook-endpoints",
+            json!({"url": "http://127.0.0.1:9/hook", "events": ["conversion.created"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let a = app.affiliate("rep@x.io", "Rep").await;
     // 12 orders, each sent 8 times at once (interleaved).
     let bodies: Vec<Value> = (0..96)
@@ -240,6 +248,22 @@ async fn concurrent_replays_are_idempotent() {
     assert_eq!(figures(&app, s(&a["id"])).await, expect);
     fold_all(&app).await;
     assert_eq!(figures(&app, s(&a["id"])).await, expect);
+    // Each sale announced once, and delivered once: replays wrote nothing.
+    for (t, n) in [("conversion.created", 12), ("commission.created", 12)] {
+        let ev = app.get(&format!("/v1/events?type={t}&limit=1")).await;
+        assert_eq!(ev.data()["total"], n, "{t}: {}", ev.text);
+    }
+    let deliveries = app
+        .state
+        .db
+        .read(|c| {
+            use diesel::prelude::*;
+            use refgrow_server::db::schema::webhook_deliveries as d;
+            Ok(d::table.count().get_result::<i64>(c)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(deliveries, 12);
 }
 
 #[tokio::test]
