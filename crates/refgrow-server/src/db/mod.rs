@@ -536,6 +536,6 @@ pub mod payouts;
 pub mod programs;
 pub mod rollups;
 pub mod sales;
-pub mod stats_deltas;
 pub mod stats;
+pub mod stats_deltas;
 pub mod webhooks;

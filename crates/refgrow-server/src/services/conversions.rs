@@ -141,8 +141,7 @@ pub fn record_sale(
 ) -> Result<Recorded, ApiError> {
     let rule = program::rule(prog)?;
     let first_payment_at = sale.customer.as_ref().and_then(|cu| cu.first_payment_at);
-    let (aff, prior) =
-        affiliate_and_count(c, prog, &rule, &sale.affiliate, first_payment_at, now)?;
+    let (aff, prior) = affiliate_and_count(c, prog, &rule, &sale.affiliate, first_payment_at, now)?;
     let pricing = rule.price(&Sale {
         amount: sale.amount,
         program_currency: program::currency(prog),

@@ -205,8 +205,8 @@ pub fn affiliate_changed(
     .remove(&row.id)
     .unwrap_or_default();
     let mut row = row.clone();
-    if let Some(n) = crate::db::stats_deltas::conversion_counts(c, &prog.id, &[row.id.clone()])?
-        .remove(&row.id)
+    if let Some(n) =
+        crate::db::stats_deltas::conversion_counts(c, &prog.id, &[row.id.clone()])?.remove(&row.id)
     {
         row.conversion_count = n;
     }

@@ -44,10 +44,7 @@ pub async fn fold_deltas(state: &AppState) -> Result<usize, ApiError> {
     use crate::db::stats_deltas::{fold, FOLD_BATCH};
     let mut total = 0;
     loop {
-        let n = state
-            .db
-            .write(|c| Ok(fold(c, FOLD_BATCH)?))
-            .await?;
+        let n = state.db.write(|c| Ok(fold(c, FOLD_BATCH)?)).await?;
         total += n;
         if (n as i64) < FOLD_BATCH {
             return Ok(total);

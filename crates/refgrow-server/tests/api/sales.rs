@@ -144,7 +144,10 @@ async fn concurrent_sales_on_one_affiliate_count_exactly() {
     fold_all(&app).await;
     assert_eq!(figures(&app, s(&a["id"])).await, expect, "after the fold");
     let list = app
-        .get(&format!("/v1/conversions?affiliateId={}&limit=1", s(&a["id"])))
+        .get(&format!(
+            "/v1/conversions?affiliateId={}&limit=1",
+            s(&a["id"])
+        ))
         .await;
     assert_eq!(list.data()["total"], 240);
 }
