@@ -73,15 +73,18 @@ fn convert_in_tx(
     // On PostgreSQL the program and the affiliate the click path's cache named are read
     // together (SQLite caches the program in memory).
     let mut by_hint = None;
-    let prog = match (hint, &*c) {
-        (Some(id), DbConn::Pg(_)) => match affiliate_store::find_with_program(c, program_id, id)? {
-            Some((aff, prog)) => {
-                by_hint = Some(aff);
-                prog
-            }
-            None => program::load(c, program_id)?,
-        },
-        _ => program::load(c, program_id)?,
+    let mut endpoints = None;
+    let found = match (hint, &mut *c) {
+        (Some(id), DbConn::Pg(pg)) => affiliate_store::find_with_program(pg, program_id, id)?,
+        _ => None,
+    };
+    let prog = match found {
+        Some((aff, prog, eps)) => {
+            by_hint = Some(aff);
+            endpoints = Some(eps);
+            prog
+        }
+        None => program::load(c, program_id)?,
     };
     let amount = sale_money(body.amount, body.currency, &prog)?;
     let mut customer: Option<CustomerRow> = None;
@@ -162,7 +165,7 @@ fn convert_in_tx(
         check_self_referral(&affiliate, cu.email.as_deref())?;
     }
     let product_id = pick_product(&prog, body)?;
-    let recorded = conversions::record_sale(
+    let recorded = conversions::record_sale_with(
         c,
         &prog,
         NewSale {
@@ -174,6 +177,7 @@ fn convert_in_tx(
             product_id,
         },
         now,
+        endpoints.as_deref(),
     )?;
     recorded_answer(&recorded)
 }

@@ -139,6 +139,18 @@ pub fn record_sale(
     sale: NewSale,
     now: i64,
 ) -> Result<Recorded, ApiError> {
+    record_sale_with(c, prog, sale, now, None)
+}
+
+/// [`record_sale`], with the program's enabled webhook endpoints (id, filter) when the
+/// caller read them already in this transaction.
+pub fn record_sale_with(
+    c: &mut DbConn,
+    prog: &ProgramRow,
+    sale: NewSale,
+    now: i64,
+    endpoints: Option<&[(String, Option<String>)]>,
+) -> Result<Recorded, ApiError> {
     let rule = program::rule(prog)?;
     let first_payment_at = sale.customer.as_ref().and_then(|cu| cu.first_payment_at);
     let (aff, prior) = affiliate_and_count(c, prog, &rule, &sale.affiliate, first_payment_at, now)?;
@@ -255,7 +267,10 @@ pub fn record_sale(
         "conversion.created",
         serde_json::json!({ "conversion": dto }).to_string(),
     ));
-    let prepared = events::prepare(c, &prog.id, &batch, now)?;
+    let prepared = match endpoints {
+        Some(eps) => events::prepare_with(&prog.id, &batch, now, eps),
+        None => events::prepare(c, &prog.id, &batch, now)?,
+    };
     // Everything is known: write it, or find that the order id was taken (a replay).
     let inserted = match c {
         DbConn::Pg(pg) => crate::db::sales::write_pg(pg, &row, &created, &changes, &prepared)?,

@@ -105,11 +105,22 @@ pub fn prepare(
         .filter(webhook_endpoints::enabled.eq(true))
         .select((webhook_endpoints::id, webhook_endpoints::event_types))
         .load(c))?;
+    Ok(prepare_with(program_id, batch, now, &endpoints))
+}
+
+/// [`prepare`] with the program's enabled endpoints (id, filter) already read, in the same
+/// transaction, by the caller.
+pub fn prepare_with(
+    program_id: &str,
+    batch: &[(&str, String)],
+    now: i64,
+    endpoints: &[(String, Option<String>)],
+) -> Prepared {
     let mut events = Vec::with_capacity(batch.len());
     let mut deliveries = Vec::new();
     for (event_type, payload) in batch {
         let id = new_id(EventId::PREFIX);
-        for (endpoint_id, filter) in &endpoints {
+        for (endpoint_id, filter) in endpoints {
             if subscribed(filter.as_deref(), event_type) {
                 deliveries.push(NewDelivery {
                     id: new_id("del_"),
@@ -124,12 +135,12 @@ pub fn prepare(
             payload: payload.clone(),
         });
     }
-    Ok(Prepared {
+    Prepared {
         program_id: program_id.to_string(),
         now,
         events,
         deliveries,
-    })
+    }
 }
 
 /// Inserts prepared events and their deliveries: one statement each, whatever their number.
