@@ -92,7 +92,7 @@ pub struct Prepared {
     pub deliveries: Vec<NewDelivery>,
 }
 
-/// Gives the events ids and reads which endpoints take them (one query); [`write`] inserts
+/// Gives the events ids and reads which endpoints take them (one query); [`write()`] inserts
 /// them, or the caller does with the rest of its change (the sale path on PostgreSQL).
 pub fn prepare(
     c: &mut DbConn,
