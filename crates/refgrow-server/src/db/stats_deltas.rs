@@ -309,3 +309,83 @@ fn apply_pg(
 pub fn pending(c: &mut DbConn) -> QueryResult<i64> {
     sd::table.count().get_result(c)
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    use diesel_migrations::MigrationHarness;
+
+    use super::*;
+
+    /// An in-memory database with the schema, foreign keys off (the affiliates below need
+    /// no program row).
+    fn sqlite() -> DbConn {
+        let mut c = diesel::sqlite::SqliteConnection::establish(":memory:").expect("SQLite");
+        c.run_pending_migrations(crate::db::SQLITE_MIGRATIONS)
+            .expect("migrations");
+        c.batch_execute("PRAGMA foreign_keys = OFF;")
+            .expect("pragma");
+        DbConn::Sqlite(c)
+    }
+
+    fn change(affiliate: &str, day: i64, conversions: i64, revenue: i64) -> Change {
+        Change {
+            affiliate_id: affiliate.into(),
+            day,
+            currency: "USD".into(),
+            delta: Delta {
+                conversions,
+                revenue,
+                ..Delta::default()
+            },
+        }
+    }
+
+    #[test]
+    fn reads_add_what_is_not_folded_and_a_fold_moves_it_once() {
+        let mut c = sqlite();
+        c.batch_execute(
+            "INSERT INTO affiliates (id, program_id, email, name, status, source, \
+             referral_code, custom_fields, click_count, signup_count, conversion_count, \
+             created_at, updated_at) VALUES \
+             ('aff_a', 'prg_1', 'a@x', 'A', 'active', 'api', 'A1', '{}', 0, 0, 5, 0, 0), \
+             ('aff_b', 'prg_1', 'b@x', 'B', 'active', 'api', 'B1', '{}', 0, 0, 0, 0, 0)",
+        )
+        .expect("affiliates");
+        append(&mut c, "prg_1", &[change("aff_a", 10, 1, 100)]).expect("append");
+        append(
+            &mut c,
+            "prg_1",
+            &[change("aff_a", 10, 1, 50), change("aff_b", 11, 1, 7)],
+        )
+        .expect("append");
+        let ids = vec!["aff_a".to_string(), "aff_b".to_string()];
+        let before = conversion_counts(&mut c, "prg_1", &ids).expect("counts");
+        assert_eq!((before["aff_a"], before["aff_b"]), (7, 1));
+        let sum = |c: &mut DbConn, aff: &str| -> (i64, i64) {
+            rollups::range(c, "prg_1", aff, 0, 100)
+                .expect("range")
+                .iter()
+                .fold((0, 0), |(n, r), (_, _, d)| {
+                    (n + d.conversions, r + d.revenue)
+                })
+        };
+        assert_eq!(sum(&mut c, "aff_a"), (2, 150));
+        assert_eq!(sum(&mut c, PROGRAM_ROW), (3, 157));
+
+        assert_eq!(fold(&mut c, FOLD_BATCH).expect("fold"), 3);
+        assert_eq!(pending(&mut c).expect("pending"), 0);
+        assert_eq!(fold(&mut c, FOLD_BATCH).expect("fold"), 0);
+        assert_eq!(
+            conversion_counts(&mut c, "prg_1", &ids).expect("counts"),
+            before
+        );
+        assert_eq!(sum(&mut c, "aff_a"), (2, 150));
+        assert_eq!(sum(&mut c, "aff_b"), (1, 7));
+        assert_eq!(sum(&mut c, PROGRAM_ROW), (3, 157));
+        // Folded rows are the rollups' own rows now: one per affiliate, day and currency.
+        let rows = rollups::range(&mut c, "prg_1", "aff_a", 0, 100).expect("range");
+        assert_eq!(rows.len(), 1);
+    }
+}
