@@ -6,6 +6,11 @@
 --   BENCH_CONVERT a referral code: build a conversion body per request, with an orderId
 --                 unique per request ("<BENCH_RUN>-<thread>-<counter>")
 --   BENCH_RUN     a prefix that keeps orderIds unique across runs (default: the time)
+--   BENCH_SPREAD  "PREFIX:N": with BENCH_CONVERT set, each conversion names a random one of
+--                 the N referral codes PREFIX0000 .. PREFIX<N-1> (four digits) instead
+--   BENCH_TARGETS "HOST:PORT HOST:PORT ...": wrk threads connect to these in turn (one
+--                 server per thread, round-robin) instead of the URL's host; the URL still
+--                 gives the path. Used to load two replicas at once.
 -- Every response whose status is not BENCH_EXPECT is counted; done() prints one
 -- machine-readable line starting with "BENCH " (latencies in microseconds).
 
@@ -15,6 +20,14 @@ local body = os.getenv("BENCH_BODY")
 local expect = tonumber(os.getenv("BENCH_EXPECT") or "200")
 local convert_code = os.getenv("BENCH_CONVERT")
 local run = os.getenv("BENCH_RUN") or tostring(os.time())
+local spread = os.getenv("BENCH_SPREAD")
+local spread_prefix, spread_n = nil, 0
+if spread and spread ~= "" then
+  spread_prefix, spread_n = string.match(spread, "^(.*):(%d+)$")
+  spread_n = tonumber(spread_n)
+end
+local targets = os.getenv("BENCH_TARGETS")
+local target_addrs = nil
 
 wrk.method = method
 wrk.headers["Accept"] = "application/json"
@@ -33,7 +46,21 @@ local next_tid = 0
 function setup(thread)
   next_tid = next_tid + 1
   thread:set("tid", next_tid)
+  if targets and targets ~= "" then
+    if target_addrs == nil then
+      target_addrs = {}
+      for hp in string.gmatch(targets, "%S+") do
+        local h, p = string.match(hp, "^(.*):(%d+)$")
+        table.insert(target_addrs, wrk.lookup(h, p)[1])
+      end
+    end
+    thread.addr = target_addrs[((next_tid - 1) % #target_addrs) + 1]
+  end
   table.insert(threads, thread)
+end
+
+function init(args)
+  math.randomseed(os.time() * 1000 + (tid or 0) * 7919)
 end
 
 -- Thread states.
@@ -46,9 +73,13 @@ if convert_code and convert_code ~= "" then
   wrk.headers["Content-Type"] = "application/json"
   function request()
     counter = counter + 1
+    local code = convert_code
+    if spread_prefix then
+      code = string.format("%s%04d", spread_prefix, math.random(0, spread_n - 1))
+    end
     local b = string.format(
       '{"referralCode":"%s","amount":49.99,"orderId":"bench-%s-%d-%d"}',
-      convert_code, run, tid, counter)
+      code, run, tid, counter)
     return wrk.format(nil, nil, nil, b)
   end
 end

@@ -352,6 +352,7 @@ pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
         Duration::from_millis(config.click_flush_ms.max(1)),
     );
     crate::services::jobs::spawn(state.clone());
+    crate::services::jobs::spawn_folder(state.clone());
     let deliveries = crate::services::delivery::spawn(state.clone());
     let factory_state = state.clone();
     let mut server =

@@ -18,7 +18,7 @@ use crate::error::ApiError;
 
 /// An entry waiting to be written.
 #[derive(Debug, Clone, Insertable, Queryable)]
-#[diesel(table_name = audit_log)]
+#[diesel(table_name = audit_log, treat_none_as_default_value = false)]
 pub struct AuditRow {
     /// `aud_…`.
     pub id: String,
@@ -112,11 +112,13 @@ impl AuditBuffer {
 }
 
 fn write_batch(c: &mut DbConn, batch: &[AuditRow]) -> QueryResult<()> {
+    // Multi-row inserts (a statement per row was a round trip per audited request on
+    // PostgreSQL); 500 rows of 10 columns stay far below either backend's bind limit.
     c.transaction(|c| {
-        for row in batch {
-            diesel::insert_into(audit_log::table)
-                .values(row)
-                .execute(c)?;
+        for chunk in batch.chunks(500) {
+            crate::db::direct!(c, |c| diesel::insert_into(audit_log::table)
+                .values(chunk)
+                .execute(c))?;
         }
         Ok(())
     })

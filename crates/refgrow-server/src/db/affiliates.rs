@@ -57,10 +57,30 @@ pub fn insert(c: &mut DbConn, row: &AffiliateRow) -> QueryResult<()> {
         .map(|_| ()))
 }
 
-/// Writes every column back.
+/// Writes every column back but the counters, which only move by increments
+/// ([`bump_counters`], the folding of [`super::stats_deltas`]): a row read before a
+/// concurrent increment must not write its older count back over it.
 pub fn update(c: &mut DbConn, row: &AffiliateRow) -> QueryResult<()> {
+    use affiliates as a;
     // The changeset writes every column (None as NULL): its SQL is fixed.
-    let q = super::fixed_update(affiliates::table, affiliates::id.eq(&row.id), row);
+    let q = super::fixed_update(
+        a::table,
+        a::id.eq(&row.id),
+        (
+            a::email.eq(&row.email),
+            a::name.eq(&row.name),
+            a::status.eq(&row.status),
+            a::source.eq(&row.source),
+            a::referral_code.eq(&row.referral_code),
+            a::suspended_at.eq(row.suspended_at),
+            a::suspended_reason.eq(&row.suspended_reason),
+            a::parent_affiliate_id.eq(&row.parent_affiliate_id),
+            a::custom_fields.eq(&row.custom_fields),
+            a::payment_method.eq(&row.payment_method),
+            a::payment_details.eq(&row.payment_details),
+            a::updated_at.eq(row.updated_at),
+        ),
+    );
     super::direct!(c, |c| q.execute(c).map(|_| ()))
 }
 
@@ -71,6 +91,44 @@ pub fn find(c: &mut DbConn, program_id: &str, id: &str) -> QueryResult<Option<Af
         .filter(affiliates::program_id.eq(program_id))
         .first(c)
         .optional())
+}
+
+/// What the sale path reads first on PostgreSQL: an affiliate, its program and the
+/// program's enabled webhook endpoints (id, filter).
+pub type SaleContext = (
+    AffiliateRow,
+    super::programs::ProgramRow,
+    Vec<(String, Option<String>)>,
+);
+
+/// An affiliate of the program, the program and its enabled webhook endpoints, in one query
+/// on PostgreSQL (one round trip where the sale path would otherwise make three).
+pub fn find_with_program(
+    c: &mut diesel::pg::PgConnection,
+    program_id: &str,
+    id: &str,
+) -> QueryResult<Option<SaleContext>> {
+    use super::schema::programs;
+    let row: Option<(AffiliateRow, super::programs::ProgramRow, String)> = affiliates::table
+        .inner_join(programs::table.on(programs::id.eq(affiliates::program_id)))
+        .filter(affiliates::id.eq(id))
+        .filter(affiliates::program_id.eq(program_id))
+        .select((
+            affiliates::all_columns,
+            programs::all_columns,
+            sql::<diesel::sql_types::Text>(
+                "(SELECT COALESCE(json_agg(json_build_array(e.id, e.event_types)), '[]')::text \
+                 FROM webhook_endpoints e WHERE e.program_id = programs.id AND e.enabled)",
+            ),
+        ))
+        .first(c)
+        .optional()?;
+    row.map(|(a, p, endpoints)| {
+        let endpoints: Vec<(String, Option<String>)> = serde_json::from_str(&endpoints)
+            .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
+        Ok((a, p, endpoints))
+    })
+    .transpose()
 }
 
 /// An affiliate of the program by referral code (upper-case).

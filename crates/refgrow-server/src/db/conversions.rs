@@ -51,6 +51,18 @@ pub fn insert(c: &mut DbConn, row: &ConversionRow) -> QueryResult<()> {
         .map(|_| ()))
 }
 
+/// Inserts a conversion unless its order id is already taken in the program (`ON CONFLICT
+/// DO NOTHING`: no failed statement, so no savepoint is needed on PostgreSQL). Returns
+/// whether it was inserted. On PostgreSQL an insert of an order id that a concurrent
+/// transaction is inserting waits for that one to commit (then answers false) or roll back.
+pub fn insert_new(c: &mut DbConn, row: &ConversionRow) -> QueryResult<bool> {
+    super::direct!(c, |c| diesel::insert_into(conversions::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(c)
+        .map(|n| n > 0))
+}
+
 /// Writes every column back.
 pub fn update(c: &mut DbConn, row: &ConversionRow) -> QueryResult<()> {
     // The changeset writes every column (None as NULL): its SQL is fixed.

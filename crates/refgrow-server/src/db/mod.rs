@@ -680,5 +680,7 @@ pub mod invitations;
 pub mod payouts;
 pub mod programs;
 pub mod rollups;
+pub mod sales;
 pub mod stats;
+pub mod stats_deltas;
 pub mod webhooks;

@@ -90,7 +90,7 @@ pub fn add(
 
 /// Adds a delta to one rollup row, creating it when missing (update first, then insert; a
 /// concurrent insert from another replica is caught and the update retried).
-fn add_row(
+pub(crate) fn add_row(
     c: &mut DbConn,
     program_id: &str,
     affiliate_id: &str,
@@ -179,7 +179,10 @@ pub fn add_clicks(c: &mut DbConn, batch: &[ClickRow]) -> QueryResult<()> {
 pub type RollupRow = (i64, String, Delta);
 
 /// Rollups of one affiliate (or of the whole program with [`PROGRAM_ROW`]) between two days,
-/// inclusive: a range of the primary key.
+/// inclusive: a range of the primary key, plus the changes not folded yet
+/// ([`super::stats_deltas`]) read in the same statement (`UNION ALL`, one snapshot), so a
+/// fold committing meanwhile is counted exactly once. A day and currency may come back in
+/// several rows: callers add them up.
 pub fn range(
     c: &mut DbConn,
     program_id: &str,
@@ -187,8 +190,10 @@ pub fn range(
     from_day: i64,
     to_day: i64,
 ) -> QueryResult<Vec<RollupRow>> {
+    use super::schema::stats_deltas as sd;
+    use diesel::query_dsl::CombineDsl;
     type Row = (i64, String, i64, i64, i64, i64, i64, i64, i64, i64, i64);
-    let rows: Vec<Row> = super::direct!(c, |c| ds::table
+    let rolled = ds::table
         .filter(ds::program_id.eq(program_id))
         .filter(ds::affiliate_id.eq(affiliate_id))
         .filter(ds::day.ge(from_day))
@@ -205,8 +210,32 @@ pub fn range(
             ds::approved_minor,
             ds::paid_minor,
             ds::reversed_minor,
-        ))
-        .load(c))?;
+        ));
+    let deltas = sd::table
+        .filter(sd::program_id.eq(program_id))
+        .filter(sd::day.ge(from_day))
+        .filter(sd::day.le(to_day))
+        .select((
+            sd::day,
+            sd::currency,
+            sd::clicks,
+            sd::signups,
+            sd::conversions,
+            sd::revenue_minor,
+            sd::refunded_minor,
+            sd::pending_minor,
+            sd::approved_minor,
+            sd::paid_minor,
+            sd::reversed_minor,
+        ));
+    let rows: Vec<Row> = if affiliate_id == PROGRAM_ROW {
+        // The program's rows hold every affiliate's folded changes; the pending ones are
+        // all of the program's deltas.
+        super::direct!(c, |c| rolled.union_all(deltas).load(c))?
+    } else {
+        let deltas = deltas.filter(sd::affiliate_id.eq(affiliate_id));
+        super::direct!(c, |c| rolled.union_all(deltas).load(c))?
+    };
     Ok(rows
         .into_iter()
         .map(|r| {

@@ -194,6 +194,28 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(daily_stats, affiliates);
 
 diesel::table! {
+    stats_deltas (id) {
+        id -> BigInt,
+        program_id -> Text,
+        affiliate_id -> Text,
+        day -> BigInt,
+        currency -> Text,
+        clicks -> BigInt,
+        signups -> BigInt,
+        conversions -> BigInt,
+        revenue_minor -> BigInt,
+        refunded_minor -> BigInt,
+        pending_minor -> BigInt,
+        approved_minor -> BigInt,
+        paid_minor -> BigInt,
+        reversed_minor -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(stats_deltas, daily_stats);
+diesel::allow_tables_to_appear_in_same_query!(stats_deltas, affiliates);
+
+diesel::table! {
     events (id) {
         id -> Text,
         program_id -> Text,

@@ -26,10 +26,12 @@ pub fn money_by_affiliate(
     from_day: i64,
     to_day: i64,
 ) -> QueryResult<Vec<(String, String, Delta)>> {
+    use super::schema::stats_deltas as sd;
+    use diesel::query_dsl::CombineDsl;
     type Row = (String, String, i64, i64, i64, i64, i64);
     // The literal condition is the index's own, so SQLite may use the partial index (a
     // bound parameter could not prove it).
-    let rows: Vec<Row> = super::direct!(c, |c| ds::table
+    let rolled = ds::table
         .filter(ds::program_id.eq(program_id))
         .filter(ds::day.ge(from_day))
         .filter(ds::day.le(to_day))
@@ -42,8 +44,23 @@ pub fn money_by_affiliate(
             ds::pending_minor,
             ds::approved_minor,
             ds::paid_minor,
-        ))
-        .load(c))?;
+        ));
+    // The changes not folded yet, in the same statement (one snapshot).
+    let deltas = sd::table
+        .filter(sd::program_id.eq(program_id))
+        .filter(sd::day.ge(from_day))
+        .filter(sd::day.le(to_day))
+        .filter(sd::currency.ne(""))
+        .select((
+            sd::affiliate_id,
+            sd::currency,
+            sd::conversions,
+            sd::revenue_minor,
+            sd::pending_minor,
+            sd::approved_minor,
+            sd::paid_minor,
+        ));
+    let rows: Vec<Row> = super::direct!(c, |c| rolled.union_all(deltas).load(c))?;
     let mut sums: HashMap<(String, String), Delta> = HashMap::new();
     for (aff, cur, conversions, revenue, pending, approved, paid) in rows {
         let d = Delta {

@@ -72,7 +72,22 @@ fn convert_in_tx(
     request_hash: String,
     now: i64,
 ) -> Result<Answer, ApiError> {
-    let prog = program::load(c, program_id)?;
+    // On PostgreSQL the program and the affiliate the click path's cache named are read
+    // together (SQLite caches the program in memory).
+    let mut by_hint = None;
+    let mut endpoints = None;
+    let found = match (hint, &mut *c) {
+        (Some(id), DbConn::Pg(pg)) => affiliate_store::find_with_program(pg, program_id, id)?,
+        _ => None,
+    };
+    let prog = match found {
+        Some((aff, prog, eps)) => {
+            by_hint = Some(aff);
+            endpoints = Some(eps);
+            prog
+        }
+        None => program::load(c, program_id)?,
+    };
     let amount = sale_money(body.amount, body.currency, &prog)?;
     let mut customer: Option<CustomerRow> = None;
     let affiliate = if let Some(click_id) = &body.click_id {
@@ -92,12 +107,12 @@ fn convert_in_tx(
     } else if let Some(code) = &body.referral_code {
         // The code was resolved through the click path's cache; the row is read by its
         // primary key and must still carry the code (else it is looked up by code).
-        let by_id = match hint {
-            Some(id) => {
-                affiliate_store::find(c, &prog.id, id)?.filter(|a| a.referral_code == code.as_str())
-            }
-            None => None,
-        };
+        let by_id = match (by_hint, hint) {
+            (Some(a), _) => Some(a),
+            (None, Some(id)) => affiliate_store::find(c, &prog.id, id)?,
+            (None, None) => None,
+        }
+        .filter(|a| a.referral_code == code.as_str());
         match by_id {
             Some(a) => a,
             None => affiliate_store::find_by_code(c, &prog.id, code.as_str())?
@@ -152,7 +167,7 @@ fn convert_in_tx(
         check_self_referral(&affiliate, cu.email.as_deref())?;
     }
     let product_id = pick_product(&prog, body)?;
-    let recorded = conversions::record_sale(
+    let recorded = conversions::record_sale_with(
         c,
         &prog,
         NewSale {
@@ -164,6 +179,7 @@ fn convert_in_tx(
             product_id,
         },
         now,
+        endpoints.as_deref(),
     )?;
     recorded_answer(&recorded)
 }

@@ -422,11 +422,17 @@ pub fn to_dtos(
 ) -> Result<Vec<Affiliate>, ApiError> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let earnings = earnings_for(c, &ids, program::currency(prog))?;
+    // Sales add to the counter through deltas folded later: read it with them.
+    let counts = crate::db::stats_deltas::conversion_counts(c, &prog.id, &ids)?;
     Ok(rows
         .iter()
         .map(|r| {
+            let mut r = r.clone();
+            if let Some(n) = counts.get(&r.id) {
+                r.conversion_count = *n;
+            }
             to_dto(
-                r,
+                &r,
                 prog,
                 earnings.get(&r.id).copied().unwrap_or_default(),
                 public_base,

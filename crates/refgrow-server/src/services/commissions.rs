@@ -101,8 +101,16 @@ pub fn insert_row(
     n: NewCommission<'_>,
     now: i64,
 ) -> Result<CommissionRow, ApiError> {
+    let row = new_row(n, now);
+    store::insert(c, &row)?;
+    Ok(row)
+}
+
+/// The row [`insert_row`] writes, not written (the sale path writes it with the rest of the
+/// sale on PostgreSQL).
+pub fn new_row(n: NewCommission<'_>, now: i64) -> CommissionRow {
     let status = if n.approved { "approved" } else { "pending" };
-    let row = CommissionRow {
+    CommissionRow {
         id: new_id(CommissionId::PREFIX),
         program_id: n.program_id.to_string(),
         affiliate_id: n.affiliate_id.to_string(),
@@ -126,9 +134,7 @@ pub fn insert_row(
         approved_at: if n.approved { Some(now) } else { None },
         paid_at: None,
         reversed_at: None,
-    };
-    store::insert(c, &row)?;
-    Ok(row)
+    }
 }
 
 /// Files a status change of a commission in the rollups (under the day it was created).

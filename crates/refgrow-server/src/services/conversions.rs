@@ -2,14 +2,22 @@
 //! and creating the commissions it earns (the referring affiliate's and the second tier's).
 //!
 //! Idempotency is decided by the `UNIQUE (program_id, order_id)` constraint, never by a read
-//! before the write: the conversion row is inserted first (in a savepoint), and a duplicate
-//! order id makes the call a replay (same request hash) or a conflict (another body). The
-//! affiliate row is locked (a no-op update) before its conversion count is read, so
-//! concurrent sales of one affiliate on PostgreSQL see each other's counts for tiers.
+//! before the write: the conversion row is inserted with `ON CONFLICT DO NOTHING`, and an
+//! order id already taken makes the call a replay (same request hash) or a conflict (another
+//! body). On PostgreSQL a concurrent insert of the same order id waits for the first one's
+//! commit, then finds it.
+//!
+//! A sale updates no shared row: its counts and amounts go to the rollups and to the
+//! affiliate's counter as appended deltas ([`crate::db::stats_deltas`]), so concurrent sales
+//! of one affiliate, or of one program, do not queue on each other's locks. The one
+//! exception is the price of a rule with tiers, which depends on how many earning sales the
+//! affiliate had before: that sale locks the affiliate's row before counting (see
+//! [`crate::db::stats_deltas::locked_conversion_count`]), so concurrent sales of one
+//! affiliate are counted one after the other and each tier boundary is exact.
 
 use diesel::prelude::*;
 use refgrow_types::api::{CommissionKind, Conversion, ConversionStatus};
-use refgrow_types::commission::Sale;
+use refgrow_types::commission::{CommissionRule, Sale};
 use refgrow_types::money::{Currency, Money};
 use refgrow_types::{AffiliateId, CommissionId, ConversionId};
 
@@ -20,7 +28,8 @@ use crate::db::conversions::{self as store, ConversionRow};
 use crate::db::customers::{self as customer_store, CustomerRow};
 use crate::db::programs::ProgramRow;
 use crate::db::rollups::{self, Delta};
-use crate::db::schema::{affiliates, refunds};
+use crate::db::schema::refunds;
+use crate::db::stats_deltas::{self, Change};
 use crate::db::{is_unique_violation, DbConn};
 use crate::error::ApiError;
 use crate::idgen::new_id;
@@ -85,17 +94,42 @@ fn replay_of(
     })
 }
 
-/// Locks the affiliate's row for the rest of the transaction and reads it fresh. SQLite has
-/// one writer, so the row read in this transaction is already current there.
-fn lock_affiliate(c: &mut DbConn, row: &AffiliateRow) -> Result<AffiliateRow, ApiError> {
-    if matches!(c, DbConn::Sqlite(_)) {
-        return Ok(row.clone());
+/// The affiliate as this sale sees it, and its earning conversions before this sale when
+/// the price depends on them (a rule with tiers, for a sale that earns); else 0, and nothing
+/// is locked.
+fn affiliate_and_count(
+    c: &mut DbConn,
+    prog: &ProgramRow,
+    rule: &CommissionRule,
+    row: &AffiliateRow,
+    first_payment_at: Option<i64>,
+    now: i64,
+) -> Result<(AffiliateRow, u64), ApiError> {
+    let may_earn = rule.payment_earns(first_payment_at.map(ms_to_datetime), ms_to_datetime(now));
+    if rule.tiers.is_empty() || !may_earn || status_blocks_earning(row).is_some() {
+        return Ok((row.clone(), 0));
     }
-    let id = row.id.as_str();
-    diesel::update(affiliates::table.find(id))
-        .set(affiliates::conversion_count.eq(affiliates::conversion_count))
-        .execute(c)?;
-    Ok(affiliates::table.find(id).first(c)?)
+    let count = stats_deltas::locked_conversion_count(c, &prog.id, &row.id)?;
+    // Read again after the lock: a suspension committed meanwhile applies.
+    let fresh = affiliate_store::find(c, &prog.id, &row.id)?
+        .ok_or_else(|| ApiError::not_found("affiliate"))?;
+    Ok((fresh, count.max(0) as u64))
+}
+
+/// Adds a change to the list, merged with an earlier one of the same affiliate and currency.
+fn push_change(changes: &mut Vec<Change>, affiliate_id: &str, day: i64, currency: &str, d: Delta) {
+    match changes
+        .iter_mut()
+        .find(|ch| ch.affiliate_id == affiliate_id && ch.currency == currency)
+    {
+        Some(ch) => ch.delta = ch.delta.plus(d),
+        None => changes.push(Change {
+            affiliate_id: affiliate_id.to_string(),
+            day,
+            currency: currency.to_string(),
+            delta: d,
+        }),
+    }
 }
 
 /// Records a sale once and creates what it earns. Must run inside a transaction.
@@ -105,14 +139,26 @@ pub fn record_sale(
     sale: NewSale,
     now: i64,
 ) -> Result<Recorded, ApiError> {
-    let aff = lock_affiliate(c, &sale.affiliate)?;
+    record_sale_with(c, prog, sale, now, None)
+}
+
+/// [`record_sale`], with the program's enabled webhook endpoints (id, filter) when the
+/// caller read them already in this transaction.
+pub fn record_sale_with(
+    c: &mut DbConn,
+    prog: &ProgramRow,
+    sale: NewSale,
+    now: i64,
+    endpoints: Option<&[(String, Option<String>)]>,
+) -> Result<Recorded, ApiError> {
     let rule = program::rule(prog)?;
     let first_payment_at = sale.customer.as_ref().and_then(|cu| cu.first_payment_at);
+    let (aff, prior) = affiliate_and_count(c, prog, &rule, &sale.affiliate, first_payment_at, now)?;
     let pricing = rule.price(&Sale {
         amount: sale.amount,
         program_currency: program::currency(prog),
         product_id: sale.product_id.as_deref(),
-        prior_conversions: aff.conversion_count.max(0) as u64,
+        prior_conversions: prior,
         first_payment_at: first_payment_at.map(ms_to_datetime),
         paid_at: ms_to_datetime(now),
     });
@@ -144,20 +190,11 @@ pub fn record_sale(
         created_at: now,
         updated_at: now,
     };
-    match crate::db::guarded(c, |c| store::insert(c, &row)) {
-        Ok(()) => {}
-        Err(e) if is_unique_violation(&e) => {
-            let order = sale.order_id.as_deref().unwrap_or_default();
-            return replay_of(c, prog, order, &sale.request_hash);
-        }
-        Err(e) => return Err(e.into()),
-    }
     let earns = blocked.is_none() && pricing.earns;
     let approved = prog.hold_days <= 0;
     let mut created = Vec::new();
     if earns && pricing.affiliate.minor > 0 {
-        created.push(commissions::insert_row(
-            c,
+        created.push(commissions::new_row(
             NewCommission {
                 program_id: &prog.id,
                 affiliate_id: &aff.id,
@@ -173,7 +210,7 @@ pub fn record_sale(
                 approved,
             },
             now,
-        )?);
+        ));
     }
     if let (true, Some(second), Some(parent_id)) = (
         earns,
@@ -182,8 +219,7 @@ pub fn record_sale(
     ) {
         let parent = affiliate_store::find(c, &prog.id, parent_id)?;
         if let Some(parent) = parent.filter(|p| p.status == "active") {
-            created.push(commissions::insert_row(
-                c,
+            created.push(commissions::new_row(
                 NewCommission {
                     program_id: &prog.id,
                     affiliate_id: &parent.id,
@@ -199,32 +235,27 @@ pub fn record_sale(
                     approved,
                 },
                 now,
-            )?);
+            ));
         }
     }
-    if earns {
-        affiliate_store::bump_counters(c, &aff.id, 0, 0, 1)?;
-    }
-    // The rollups: the sale and, in one update where they share the row, its commissions.
-    let mut sale_delta = Delta {
-        conversions: i64::from(earns),
-        revenue: row.amount_minor,
-        ..Delta::default()
-    };
+    // The rollups and the affiliate's counter (a delta's `conversions` is both): the sale
+    // and its commissions, one appended row per affiliate and currency.
+    let day = rollups::day_of(now);
+    let mut changes: Vec<Change> = Vec::with_capacity(2);
+    push_change(
+        &mut changes,
+        &aff.id,
+        day,
+        &row.currency,
+        Delta {
+            conversions: i64::from(earns),
+            revenue: row.amount_minor,
+            ..Delta::default()
+        },
+    );
     for cm in &created {
         let d = Delta::status(&cm.status, cm.amount_minor);
-        if cm.affiliate_id == aff.id && cm.currency == row.currency {
-            sale_delta = sale_delta.plus(d);
-        } else {
-            rollups::add(c, &prog.id, &cm.affiliate_id, now, &cm.currency, d)?;
-        }
-    }
-    rollups::add(c, &prog.id, &aff.id, now, &row.currency, sale_delta)?;
-    if let Some(mut cu) = sale.customer {
-        if cu.first_payment_at.is_none() {
-            cu.first_payment_at = Some(now);
-            customer_store::update(c, &cu)?;
-        }
+        push_change(&mut changes, &cm.affiliate_id, day, &cm.currency, d);
     }
     let dto = to_dto(&row, &created);
     let mut batch: Vec<(&str, String)> = Vec::with_capacity(created.len() + 1);
@@ -236,7 +267,35 @@ pub fn record_sale(
         "conversion.created",
         serde_json::json!({ "conversion": dto }).to_string(),
     ));
-    events::record_all(c, &prog.id, &batch, now)?;
+    let prepared = match endpoints {
+        Some(eps) => events::prepare_with(&prog.id, &batch, now, eps),
+        None => events::prepare(c, &prog.id, &batch, now)?,
+    };
+    // Everything is known: write it, or find that the order id was taken (a replay).
+    let inserted = match c {
+        DbConn::Pg(pg) => crate::db::sales::write_pg(pg, &row, &created, &changes, &prepared)?,
+        DbConn::Sqlite(_) => {
+            let inserted = store::insert_new(c, &row)?;
+            if inserted {
+                for cm in &created {
+                    commission_store::insert(c, cm)?;
+                }
+                stats_deltas::append(c, &prog.id, &changes)?;
+                events::write(c, &prepared)?;
+            }
+            inserted
+        }
+    };
+    if !inserted {
+        let order = sale.order_id.as_deref().unwrap_or_default();
+        return replay_of(c, prog, order, &sale.request_hash);
+    }
+    if let Some(mut cu) = sale.customer {
+        if cu.first_payment_at.is_none() {
+            cu.first_payment_at = Some(now);
+            customer_store::update(c, &cu)?;
+        }
+    }
     Ok(Recorded {
         conversion: row,
         commissions: created,

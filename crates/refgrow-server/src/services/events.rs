@@ -52,44 +52,141 @@ pub fn record_all(
     batch: &[(&str, String)],
     now: i64,
 ) -> Result<Vec<String>, ApiError> {
+    let prepared = prepare(c, program_id, batch, now)?;
+    write(c, &prepared)?;
+    Ok(prepared.events.into_iter().map(|e| e.id).collect())
+}
+
+/// An event row to insert.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// `evt_…`.
+    pub id: String,
+    /// Its type.
+    pub event_type: String,
+    /// Its object, JSON.
+    pub payload: String,
+}
+
+/// A delivery row to insert (pending, due now).
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    /// `del_…`.
+    pub id: String,
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// The event.
+    pub event_id: String,
+}
+
+/// Events of one change and their deliveries, with ids, not written yet.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The program.
+    pub program_id: String,
+    /// When, ms.
+    pub now: i64,
+    /// The events, in order.
+    pub events: Vec<NewEvent>,
+    /// One per event and subscribed, enabled endpoint.
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// Gives the events ids and reads which endpoints take them (one query); [`write()`] inserts
+/// them, or the caller does with the rest of its change (the sale path on PostgreSQL).
+pub fn prepare(
+    c: &mut DbConn,
+    program_id: &str,
+    batch: &[(&str, String)],
+    now: i64,
+) -> Result<Prepared, ApiError> {
     let endpoints: Vec<(String, Option<String>)> = direct!(c, |c| webhook_endpoints::table
         .filter(webhook_endpoints::program_id.eq(program_id))
         .filter(webhook_endpoints::enabled.eq(true))
         .select((webhook_endpoints::id, webhook_endpoints::event_types))
         .load(c))?;
-    let mut ids = Vec::with_capacity(batch.len());
+    Ok(prepare_with(program_id, batch, now, &endpoints))
+}
+
+/// [`prepare`] with the program's enabled endpoints (id, filter) already read, in the same
+/// transaction, by the caller.
+pub fn prepare_with(
+    program_id: &str,
+    batch: &[(&str, String)],
+    now: i64,
+    endpoints: &[(String, Option<String>)],
+) -> Prepared {
+    let mut events = Vec::with_capacity(batch.len());
+    let mut deliveries = Vec::new();
     for (event_type, payload) in batch {
         let id = new_id(EventId::PREFIX);
-        direct!(c, |c| diesel::insert_into(events::table)
-            .values((
-                events::id.eq(&id),
-                events::program_id.eq(program_id),
-                events::event_type.eq(*event_type),
-                events::payload.eq(payload),
-                events::created_at.eq(now),
-            ))
-            .execute(c))?;
-        for (endpoint_id, filter) in &endpoints {
-            if !subscribed(filter.as_deref(), event_type) {
-                continue;
+        for (endpoint_id, filter) in endpoints {
+            if subscribed(filter.as_deref(), event_type) {
+                deliveries.push(NewDelivery {
+                    id: new_id("del_"),
+                    endpoint_id: endpoint_id.clone(),
+                    event_id: id.clone(),
+                });
             }
-            direct!(c, |c| diesel::insert_into(webhook_deliveries::table)
-                .values((
-                    webhook_deliveries::id.eq(new_id("del_")),
-                    webhook_deliveries::program_id.eq(program_id),
-                    webhook_deliveries::endpoint_id.eq(endpoint_id),
-                    webhook_deliveries::event_id.eq(&id),
-                    webhook_deliveries::status.eq("pending"),
-                    webhook_deliveries::attempts.eq(0),
-                    webhook_deliveries::next_attempt_at.eq(now),
-                    webhook_deliveries::created_at.eq(now),
-                    webhook_deliveries::updated_at.eq(now),
-                ))
-                .execute(c))?;
         }
-        ids.push(id);
+        events.push(NewEvent {
+            id,
+            event_type: event_type.to_string(),
+            payload: payload.clone(),
+        });
     }
-    Ok(ids)
+    Prepared {
+        program_id: program_id.to_string(),
+        now,
+        events,
+        deliveries,
+    }
+}
+
+/// Inserts prepared events and their deliveries: one statement each, whatever their number.
+pub fn write(c: &mut DbConn, p: &Prepared) -> Result<(), ApiError> {
+    let (program_id, now) = (p.program_id.as_str(), p.now);
+    let event_rows: Vec<_> = p
+        .events
+        .iter()
+        .map(|e| {
+            (
+                events::id.eq(e.id.as_str()),
+                events::program_id.eq(program_id),
+                events::event_type.eq(e.event_type.as_str()),
+                events::payload.eq(e.payload.as_str()),
+                events::created_at.eq(now),
+            )
+        })
+        .collect();
+    if !event_rows.is_empty() {
+        direct!(c, |c| diesel::insert_into(events::table)
+            .values(&event_rows)
+            .execute(c))?;
+    }
+    let deliveries: Vec<_> = p
+        .deliveries
+        .iter()
+        .map(|d| {
+            (
+                webhook_deliveries::id.eq(d.id.as_str()),
+                webhook_deliveries::program_id.eq(program_id),
+                webhook_deliveries::endpoint_id.eq(d.endpoint_id.as_str()),
+                webhook_deliveries::event_id.eq(d.event_id.as_str()),
+                webhook_deliveries::status.eq("pending"),
+                webhook_deliveries::attempts.eq(0),
+                webhook_deliveries::next_attempt_at.eq(now),
+                webhook_deliveries::created_at.eq(now),
+                webhook_deliveries::updated_at.eq(now),
+            )
+        })
+        .collect();
+    if !deliveries.is_empty() {
+        direct!(c, |c| diesel::insert_into(webhook_deliveries::table)
+            .values(&deliveries)
+            .execute(c))?;
+    }
+    Ok(())
 }
 
 /// Whether an endpoint's filter (a JSON array of types, or none for all) takes a type.
@@ -118,7 +215,13 @@ pub fn affiliate_changed(
     )?
     .remove(&row.id)
     .unwrap_or_default();
-    let dto = affiliates::to_dto(row, prog, earnings, public_base);
+    let mut row = row.clone();
+    if let Some(n) =
+        crate::db::stats_deltas::conversion_counts(c, &prog.id, &[row.id.clone()])?.remove(&row.id)
+    {
+        row.conversion_count = n;
+    }
+    let dto = affiliates::to_dto(&row, prog, earnings, public_base);
     record(
         c,
         &prog.id,

@@ -1,7 +1,8 @@
-//! Background jobs: approving commissions whose hold period has passed, and pruning
-//! `Idempotency-Key` records older than [`crate::idempotency::RETENTION_MS`] (24 hours).
-//! Each is one set-based statement, so several replicas on one PostgreSQL may run them at
-//! once without approving anything twice.
+//! Background jobs: approving commissions whose hold period has passed (each run is one
+//! set-based UPDATE per program, so several replicas on one PostgreSQL may run it at once
+//! without approving anything twice), pruning `Idempotency-Key` records older than
+//! [`crate::idempotency::RETENTION_MS`] (24 hours), and folding the sales' appended deltas
+//! into the rollups and counters ([`crate::db::stats_deltas`]; replicas fold disjoint sets).
 
 use std::time::Duration;
 
@@ -49,6 +50,41 @@ pub fn spawn(state: AppState) {
                 Ok(0) => {}
                 Ok(n) => log::info!("pruned {n} idempotency records older than 24 hours"),
                 Err(e) => log::warn!("pruning idempotency records failed, will retry: {e}"),
+            }
+        }
+    });
+}
+
+/// How often the deltas of sales are folded into the rollups and counters.
+pub const FOLD_EVERY: Duration = Duration::from_millis(200);
+
+/// Folds every delta waiting now, in transactions of [`stats_deltas::FOLD_BATCH`]. Returns
+/// how many were folded.
+///
+/// [`stats_deltas::FOLD_BATCH`]: crate::db::stats_deltas::FOLD_BATCH
+pub async fn fold_deltas(state: &AppState) -> Result<usize, ApiError> {
+    use crate::db::stats_deltas::{fold, FOLD_BATCH};
+    let mut total = 0;
+    loop {
+        let n = state.db.write(|c| Ok(fold(c, FOLD_BATCH)?)).await?;
+        total += n;
+        if (n as i64) < FOLD_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// Folds the deltas every [`FOLD_EVERY`]. Reads are exact without it (they add the deltas
+/// not folded yet); folding keeps that addition small.
+pub fn spawn_folder(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(FOLD_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = fold_deltas(&state).await {
+                // Nothing is lost: a failed fold rolls back and its deltas wait for the next.
+                log::warn!("folding the sales' deltas into the rollups failed, will retry: {e}");
             }
         }
     });

@@ -16,6 +16,7 @@ mod money;
 mod openapi;
 mod operations;
 mod payouts;
+mod sales;
 mod security;
 mod stats;
 mod stripe;
