@@ -275,9 +275,23 @@ impl r2d2::ManageConnection for ConnectionManager {
             })
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    /// A connection still inside a transaction (a panic unwound through `transaction`, so
+    /// neither COMMIT nor ROLLBACK ran) or whose transaction state diesel marked broken is
+    /// never handed out again: r2d2 drops it, and PostgreSQL rolls the transaction back when
+    /// the connection closes.
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        mid_transaction(conn)
     }
+}
+
+/// Whether a connection is inside a transaction or in a broken transaction state.
+pub fn mid_transaction(conn: &mut DbConn) -> bool {
+    use diesel::connection::TransactionManager;
+    type Tm = <DbConn as Connection>::TransactionManager;
+    !matches!(
+        Tm::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(None)
+    )
 }
 
 /// An r2d2 pool of [`DbConn`].
@@ -397,7 +411,19 @@ where
 {
     actix_web::web::block(move || {
         let mut conn = pool.get().map_err(ApiError::unavailable)?;
-        f(&mut conn)
+        // A panic inside `f` (a bug) must not hand the connection back mid-transaction:
+        // catch it, and drop the connection from the pool unless it is cleanly outside any
+        // transaction ([`ConnectionManager::has_broken`] checks the same on return).
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut conn)));
+        match outcome {
+            Ok(r) => r,
+            Err(_) => {
+                if mid_transaction(&mut conn) {
+                    let _ = conn.batch_execute("ROLLBACK");
+                }
+                Err(ApiError::internal("the request failed inside the database layer"))
+            }
+        }
     })
     .await
     .map_err(|e| ApiError::internal(format!("blocking task failed: {e}")))?

@@ -15,6 +15,19 @@ use crate::clicks::ClickRow;
 use crate::clock::DAY_MS;
 
 /// Changes to one rollup row.
+///
+/// The commission columns follow the money of each commission (filed under the day the
+/// commission was created, in its currency):
+/// - `pending`, `approved`, `paid` hold the current `amount` of the commissions in that
+///   status; a commission reversed after it was paid stays in `paid` (its clawback, an
+///   approved negative adjustment, nets it out);
+/// - `reversed` holds all money that was earned and no longer is: every reduction by a
+///   refund (`original - amount`, including the last one that takes it to zero) plus the
+///   remaining amount of a commission reversed or rejected before it was paid.
+///
+/// So per commission: `reversed = (original - amount) + (amount if reversed or rejected and
+/// never paid)`, the figure `refgrow-server verify` recomputes. Adding to a delta is
+/// checked: [`Delta::checked_plus`] refuses a sum that does not fit an `i64`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Delta {
     /// Clicks.
@@ -50,18 +63,34 @@ impl Delta {
         d
     }
 
-    /// The sum of two deltas.
+    /// The sum of two deltas, or `None` when a column would overflow an `i64`.
+    pub fn checked_plus(self, o: Delta) -> Option<Delta> {
+        Some(Delta {
+            clicks: self.clicks.checked_add(o.clicks)?,
+            signups: self.signups.checked_add(o.signups)?,
+            conversions: self.conversions.checked_add(o.conversions)?,
+            revenue: self.revenue.checked_add(o.revenue)?,
+            refunded: self.refunded.checked_add(o.refunded)?,
+            pending: self.pending.checked_add(o.pending)?,
+            approved: self.approved.checked_add(o.approved)?,
+            paid: self.paid.checked_add(o.paid)?,
+            reversed: self.reversed.checked_add(o.reversed)?,
+        })
+    }
+
+    /// The sum of two deltas, saturating at the ends of `i64` (never a wrap); amounts are
+    /// bounded by `MAX_MINOR`, so only absurd histories come near.
     pub fn plus(self, o: Delta) -> Delta {
         Delta {
-            clicks: self.clicks + o.clicks,
-            signups: self.signups + o.signups,
-            conversions: self.conversions + o.conversions,
-            revenue: self.revenue + o.revenue,
-            refunded: self.refunded + o.refunded,
-            pending: self.pending + o.pending,
-            approved: self.approved + o.approved,
-            paid: self.paid + o.paid,
-            reversed: self.reversed + o.reversed,
+            clicks: self.clicks.saturating_add(o.clicks),
+            signups: self.signups.saturating_add(o.signups),
+            conversions: self.conversions.saturating_add(o.conversions),
+            revenue: self.revenue.saturating_add(o.revenue),
+            refunded: self.refunded.saturating_add(o.refunded),
+            pending: self.pending.saturating_add(o.pending),
+            approved: self.approved.saturating_add(o.approved),
+            paid: self.paid.saturating_add(o.paid),
+            reversed: self.reversed.saturating_add(o.reversed),
         }
     }
 }

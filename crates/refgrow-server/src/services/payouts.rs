@@ -120,7 +120,9 @@ pub fn run(
     for (id, aff, currency, amount, _) in store::payable(c, &prog.id, affiliate_id)? {
         let g = groups.entry((aff, currency)).or_default();
         g.0.push(id);
-        g.1 += amount;
+        g.1 = g.1.checked_add(amount).ok_or_else(|| {
+            ApiError::invalid("amount", "the payout's total cannot be represented")
+        })?;
     }
     let mut created = Vec::new();
     for ((aff, currency), (ids, sum)) in groups {
