@@ -475,7 +475,11 @@ fn charge_refunded(
     else {
         return Ok("no sale found for the refunded charge".into());
     };
-    let conv = conversions::load(c, &prog.id, &conv_id)?;
+    // Locked before the refunded total is read: two events of one charge arriving together
+    // (each with the cumulative `amount_refunded`) then apply one after the other, and the
+    // second finds nothing left to do.
+    let conv = crate::db::conversions::find_for_update(c, &prog.id, &conv_id)?
+        .ok_or_else(|| ApiError::not_found("conversion"))?;
     let charged = stripe_money(charge, "amount")?;
     let refunded = stripe_money(charge, "amount_refunded")?;
     if charged.minor <= 0 {
