@@ -9,6 +9,7 @@ mod helpers;
 mod affiliates;
 mod client;
 mod foundation;
+mod history;
 mod integrity;
 mod invitations;
 mod money;
