@@ -207,7 +207,7 @@ pub fn due_for_approval(
         .filter(commissions::status.eq("pending"))
         .filter(commissions::on_hold.eq(false))
         .filter(commissions::created_at.le(cutoff))
-        .order(commissions::created_at.asc())
+        .order((commissions::created_at.asc(), commissions::id.asc()))
         .limit(limit)
         .load(c)
 }

@@ -384,7 +384,14 @@ impl Db {
     {
         match &self.writer {
             Some(w) => w.write(f).await,
-            None => run_blocking(self.write.clone(), move |c| c.transaction(f)).await,
+            // Rollup rows are written last and in one order (no deadlocks between money
+            // writes of two replicas): see [`rollups::deferred`].
+            None => {
+                run_blocking(self.write.clone(), move |c| {
+                    c.transaction(|c| rollups::deferred(c, f))
+                })
+                .await
+            }
         }
     }
 

@@ -410,7 +410,8 @@ pub fn approve_due(c: &mut DbConn, now: i64) -> Result<usize, ApiError> {
                 break;
             }
             let n = due.len();
-            approved += c.transaction(|c| -> Result<usize, ApiError> {
+            approved += c.transaction(|c| {
+                rollups::deferred(c, |c| -> Result<usize, ApiError> {
                 let mut moved = 0;
                 for mut row in due {
                     if store::move_status(c, &row.id, "pending", "approved", now)? {
@@ -429,6 +430,7 @@ pub fn approve_due(c: &mut DbConn, now: i64) -> Result<usize, ApiError> {
                     }
                 }
                 Ok(moved)
+                })
             })?;
             if n < 500 {
                 break;

@@ -180,7 +180,8 @@ pub fn handle_event(
         .pointer("/data/object")
         .cloned()
         .unwrap_or(Value::Null);
-    let applied = c.transaction(|c| apply(c, prog, event_id, event_type, &object, now));
+    let applied =
+        crate::db::rollups::savepoint(c, |c| apply(c, prog, event_id, event_type, &object, now));
     let outcome = match applied {
         Ok(o) => o,
         Err(e)

@@ -6,7 +6,7 @@
 //! difference, and every acknowledged write must be stored exactly once.
 //!
 //! proptest generates the histories (one list of operations per task) and shrinks a failing
-//! one. Cases: `REFGROW_HISTORY_CASES` (default 3, a few seconds per backend); raise it for
+//! one. Cases: `REFGROW_HISTORY_CASES` (default 20: about 5 s on SQLite and 20 s on PostgreSQL); raise it for
 //! soak runs, e.g. `REFGROW_HISTORY_CASES=200 cargo test --test api history`.
 
 use std::collections::{BTreeSet, HashMap};
@@ -450,6 +450,16 @@ async fn run_history(tasks: Vec<Vec<Op>>) -> Result<(), TestCaseError> {
     }
     let l = ledger.lock().unwrap();
     prop_assert!(l.errors.is_empty(), "unexpected answers: {:#?}", l.errors);
+    if std::env::var_os("REFGROW_HISTORY_VERBOSE").is_some() {
+        eprintln!(
+            "history: {} sales, {} refunds, {} payouts ({} paid), {} reversed",
+            l.orders.len(),
+            l.refunds,
+            l.payouts.len(),
+            l.paid.len(),
+            l.reversed.len()
+        );
+    }
 
     // The ledger check, on both replicas.
     for app in std::iter::once(&first).chain(second.iter()) {
@@ -505,7 +515,7 @@ fn concurrent_histories_keep_the_ledger_exact() {
     let cases = std::env::var("REFGROW_HISTORY_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(20);
     let mut runner = TestRunner::new(PtConfig {
         cases,
         max_shrink_iters: 32,
