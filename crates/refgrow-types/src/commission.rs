@@ -462,11 +462,7 @@ pub fn scale_minor(minor: i64, num: i64, den: i64) -> i64 {
     let d = i128::from(den);
     let (q, r) = (p / d, p % d);
     // Half away from zero: |r| * 2 >= d rounds the magnitude up.
-    let q = if r.abs() * 2 >= d {
-        q + p.signum()
-    } else {
-        q
-    };
+    let q = if r.abs() * 2 >= d { q + p.signum() } else { q };
     i64::try_from(q).unwrap_or(if q > 0 { i64::MAX } else { i64::MIN })
 }
 

@@ -80,7 +80,11 @@ impl ReportsApi<'_> {
     /// `ok` is false and `differences` lists the rows involved when one does not hold.
     pub async fn reconcile(&self) -> Result<ReconcileReport, Error> {
         self.client
-            .send(Call::new(Method::GET, &["reports", "reconcile"], &self.opts))
+            .send(Call::new(
+                Method::GET,
+                &["reports", "reconcile"],
+                &self.opts,
+            ))
             .await
     }
 }

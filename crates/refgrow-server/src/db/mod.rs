@@ -428,7 +428,9 @@ where
                 if mid_transaction(&mut conn) {
                     let _ = conn.batch_execute("ROLLBACK");
                 }
-                Err(ApiError::internal("the request failed inside the database layer"))
+                Err(ApiError::internal(
+                    "the request failed inside the database layer",
+                ))
             }
         }
     })

@@ -412,24 +412,24 @@ pub fn approve_due(c: &mut DbConn, now: i64) -> Result<usize, ApiError> {
             let n = due.len();
             approved += c.transaction(|c| {
                 rollups::deferred(c, |c| -> Result<usize, ApiError> {
-                let mut moved = 0;
-                for mut row in due {
-                    if store::move_status(c, &row.id, "pending", "approved", now)? {
-                        row.status = "approved".into();
-                        row.approved_at = Some(now);
-                        row.updated_at = now;
-                        rollup_move(c, &row, "pending", row.amount_minor)?;
-                        events::record(
-                            c,
-                            &program_id,
-                            "commission.updated",
-                            &serde_json::json!({"commission": to_dto(&row)}),
-                            now,
-                        )?;
-                        moved += 1;
+                    let mut moved = 0;
+                    for mut row in due {
+                        if store::move_status(c, &row.id, "pending", "approved", now)? {
+                            row.status = "approved".into();
+                            row.approved_at = Some(now);
+                            row.updated_at = now;
+                            rollup_move(c, &row, "pending", row.amount_minor)?;
+                            events::record(
+                                c,
+                                &program_id,
+                                "commission.updated",
+                                &serde_json::json!({"commission": to_dto(&row)}),
+                                now,
+                            )?;
+                            moved += 1;
+                        }
                     }
-                }
-                Ok(moved)
+                    Ok(moved)
                 })
             })?;
             if n < 500 {

@@ -122,8 +122,7 @@ pub fn run(
         // the two reads, and the payout's total must be that of the rows it takes (locked
         // now, so they stay as read until this commits). Rows that became payable in
         // between are left for the next run.
-        let seen: std::collections::HashSet<String> =
-            payable.iter().map(|p| p.0.clone()).collect();
+        let seen: std::collections::HashSet<String> = payable.iter().map(|p| p.0.clone()).collect();
         store::lock_in_order(c, payable.iter().map(|p| (p.4, p.0.clone())).collect())?;
         payable = store::payable(c, &prog.id, affiliate_id)?;
         payable.retain(|p| seen.contains(&p.0));

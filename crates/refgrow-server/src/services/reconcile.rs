@@ -76,7 +76,9 @@ impl Report {
                 .filter(|a| *a != PROGRAM_ROW)
                 .map(|a| AffiliateId::from_trusted(a.to_string())),
             currency,
-            day: d.day.and_then(|day| ms_to_datetime(day * DAY_MS).date_naive().into()),
+            day: d
+                .day
+                .and_then(|day| ms_to_datetime(day * DAY_MS).date_naive().into()),
             field: d.field.to_string(),
             expected: show(d.expected),
             actual: show(d.actual),
@@ -84,6 +86,10 @@ impl Report {
         });
     }
 }
+
+/// A stored rollup row: affiliate, day, currency, then conversions, revenue, refunded,
+/// pending, approved, paid and reversed.
+type StoredRow = (String, i64, String, i64, i64, i64, i64, i64, i64, i64);
 
 /// A rollup key: (affiliate, day, currency).
 type Key = (String, i64, String);
@@ -106,7 +112,10 @@ fn commission_delta(cm: &CommissionRow) -> Delta {
 
 /// Whether a sale counted as a conversion when recorded (it earned, perhaps zero).
 fn counts_as_conversion(cv: &ConversionRow) -> bool {
-    matches!(cv.no_commission_reason.as_deref(), None | Some("zero_amount"))
+    matches!(
+        cv.no_commission_reason.as_deref(),
+        None | Some("zero_amount")
+    )
 }
 
 /// Checks one program. Reads only, in one snapshot (a `REPEATABLE READ` read-only
@@ -148,8 +157,7 @@ fn snapshot(c: &mut DbConn, program_id: &str) -> Result<ReconcileReport, ApiErro
     let pays: Vec<PayoutRow> = payouts::table
         .filter(payouts::program_id.eq(&prog.id))
         .load(c)?;
-    type Row = (String, i64, String, i64, i64, i64, i64, i64, i64, i64);
-    let stored: Vec<Row> = ds::table
+    let stored: Vec<StoredRow> = ds::table
         .filter(ds::program_id.eq(&prog.id))
         .filter(ds::currency.ne(""))
         .select((
@@ -209,10 +217,7 @@ fn check_commissions(
         if cm.kind == "adjustment" {
             continue;
         }
-        let (claw, mut claw_rows) = clawbacks
-            .get(cm.id.as_str())
-            .cloned()
-            .unwrap_or_default();
+        let (claw, mut claw_rows) = clawbacks.get(cm.id.as_str()).cloned().unwrap_or_default();
         let mut rows = vec![cm.id.clone()];
         rows.append(&mut claw_rows);
         let diff = |field, expected, actual, rows: Vec<String>| Diff {
@@ -227,7 +232,12 @@ fn check_commissions(
             rows,
         };
         if cm.amount_minor < 0 || cm.amount_minor > cm.original_minor {
-            report.push(diff("amount", cm.original_minor, cm.amount_minor, rows.clone()));
+            report.push(diff(
+                "amount",
+                cm.original_minor,
+                cm.amount_minor,
+                rows.clone(),
+            ));
         }
         let reversed = matches!(cm.status.as_str(), "reversed" | "rejected");
         let held = cm.paid_at.is_some() || cm.payout_id.is_some();
@@ -330,18 +340,26 @@ fn columns(d: &Delta) -> [(&'static str, i64, bool); 7] {
 fn check_rollups(
     comms: &[CommissionRow],
     convs: &[ConversionRow],
-    stored: &[(String, i64, String, i64, i64, i64, i64, i64, i64, i64)],
+    stored: &[StoredRow],
     report: &mut Report,
 ) -> u64 {
     let mut expected: BTreeMap<Key, (Delta, Vec<String>)> = BTreeMap::new();
     for cm in comms {
-        let key = (cm.affiliate_id.clone(), day_of(cm.created_at), cm.currency.clone());
+        let key = (
+            cm.affiliate_id.clone(),
+            day_of(cm.created_at),
+            cm.currency.clone(),
+        );
         let e = expected.entry(key).or_default();
         e.0 = e.0.plus(commission_delta(cm));
         e.1.push(cm.id.clone());
     }
     for cv in convs {
-        let key = (cv.affiliate_id.clone(), day_of(cv.created_at), cv.currency.clone());
+        let key = (
+            cv.affiliate_id.clone(),
+            day_of(cv.created_at),
+            cv.currency.clone(),
+        );
         let e = expected.entry(key).or_default();
         e.0 = e.0.plus(Delta {
             conversions: i64::from(counts_as_conversion(cv)),
@@ -360,8 +378,7 @@ fn check_rollups(
         e.0 = e.0.plus(*d);
     }
     let mut actual: BTreeMap<Key, Delta> = BTreeMap::new();
-    for (aff, day, cur, conversions, revenue, refunded, pending, approved, paid, reversed) in
-        stored
+    for (aff, day, cur, conversions, revenue, refunded, pending, approved, paid, reversed) in stored
     {
         actual.insert(
             (aff.clone(), *day, cur.clone()),
@@ -385,7 +402,9 @@ fn check_rollups(
         let (want, rows, check) = match (expected.get(key), program_rows.get(key)) {
             (Some((d, rows)), _) => (*d, rows.clone(), "rollup_affiliate"),
             (None, Some((d, _))) => (*d, Vec::new(), "rollup_program"),
-            (None, None) if key.0 == PROGRAM_ROW => (Delta::default(), Vec::new(), "rollup_program"),
+            (None, None) if key.0 == PROGRAM_ROW => {
+                (Delta::default(), Vec::new(), "rollup_program")
+            }
             (None, None) => (Delta::default(), Vec::new(), "rollup_affiliate"),
         };
         let have = actual.get(key).copied().unwrap_or_default();
@@ -432,7 +451,14 @@ fn check_payouts(pays: &[PayoutRow], comms: &[CommissionRow], report: &mut Repor
             rows,
         };
         if sum != p.amount_minor {
-            report.push(diff("payout_total", "amount", sum, p.amount_minor, true, rows.clone()));
+            report.push(diff(
+                "payout_total",
+                "amount",
+                sum,
+                p.amount_minor,
+                true,
+                rows.clone(),
+            ));
         }
         if inside.len() as i64 != p.commission_count {
             report.push(diff(

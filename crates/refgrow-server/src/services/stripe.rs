@@ -317,7 +317,9 @@ pub fn stripe_money(object: &Value, field: &str) -> Result<Money, ApiError> {
         .and_then(Value::as_i64)
         .filter(|m| *m >= 0)
         .ok_or_else(|| ApiError::invalid(field, "the Stripe object has no valid amount"))?;
-    let extra = currency.stripe_exponent().saturating_sub(currency.exponent());
+    let extra = currency
+        .stripe_exponent()
+        .saturating_sub(currency.exponent());
     let div = 10i64.pow(extra);
     if raw % div != 0 {
         return Err(ApiError::invalid(

@@ -375,11 +375,24 @@ async fn run_task(
 async fn run_history(tasks: Vec<Vec<Op>>) -> Result<(), TestCaseError> {
     let (url, dir) = fresh_database();
     let postgres = dir.is_none();
-    let first = spawn_configured(url.clone(), dir, refgrow_server::clock::Clock::system(), |_| {})
-        .await;
+    let first = spawn_configured(
+        url.clone(),
+        dir,
+        refgrow_server::clock::Clock::system(),
+        |_| {},
+    )
+    .await;
     // On PostgreSQL a second replica on the same database, with its own pool.
     let second: Option<TestApp> = if postgres {
-        Some(spawn_configured(url.clone(), None, refgrow_server::clock::Clock::system(), |_| {}).await)
+        Some(
+            spawn_configured(
+                url.clone(),
+                None,
+                refgrow_server::clock::Clock::system(),
+                |_| {},
+            )
+            .await,
+        )
     } else {
         None
     };
@@ -403,7 +416,10 @@ async fn run_history(tasks: Vec<Vec<Op>>) -> Result<(), TestCaseError> {
         prop_assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         let a = r.data()["affiliate"].clone();
         let r = first
-            .post("/v1/customers", json!({"key": format!("cust-{i}"), "affiliateId": a["id"]}))
+            .post(
+                "/v1/customers",
+                json!({"key": format!("cust-{i}"), "affiliateId": a["id"]}),
+            )
             .await;
         prop_assert!(r.status.is_success(), "{}", r.text);
         let t = Target {
@@ -448,7 +464,7 @@ async fn run_history(tasks: Vec<Vec<Op>>) -> Result<(), TestCaseError> {
     for h in handles {
         h.await.expect("task");
     }
-    let l = ledger.lock().unwrap();
+    let l = std::mem::take(&mut *ledger.lock().unwrap());
     prop_assert!(l.errors.is_empty(), "unexpected answers: {:#?}", l.errors);
     if std::env::var_os("REFGROW_HISTORY_VERBOSE").is_some() {
         eprintln!(
@@ -475,13 +491,21 @@ async fn run_history(tasks: Vec<Vec<Op>>) -> Result<(), TestCaseError> {
         .select((conversions::order_id, conversions::id))
         .load(&mut *c)
         .expect("conversions");
-    prop_assert_eq!(stored.len(), l.orders.len(), "one conversion per acknowledged sale");
+    prop_assert_eq!(
+        stored.len(),
+        l.orders.len(),
+        "one conversion per acknowledged sale"
+    );
     for (order, id) in &stored {
         let order = order.clone().unwrap_or_default();
         prop_assert_eq!(l.orders.get(&order), Some(id), "order {}", order);
     }
     let n_refunds: i64 = refunds::table.count().get_result(&mut *c).expect("refunds");
-    prop_assert_eq!(n_refunds as usize, l.refunds, "one refund row per applied refund");
+    prop_assert_eq!(
+        n_refunds as usize,
+        l.refunds,
+        "one refund row per applied refund"
+    );
     let stored_payouts: Vec<(String, String)> = payouts::table
         .select((payouts::id, payouts::status))
         .load(&mut *c)
@@ -499,7 +523,12 @@ async fn run_history(tasks: Vec<Vec<Op>>) -> Result<(), TestCaseError> {
             .select(commissions::status)
             .first(&mut *c)
             .expect("commission");
-        prop_assert!(status == "reversed" || status == "rejected", "{} is {}", cm, status);
+        prop_assert!(
+            status == "reversed" || status == "rejected",
+            "{} is {}",
+            cm,
+            status
+        );
     }
     drop(c);
     drop(l);

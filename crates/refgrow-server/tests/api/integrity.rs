@@ -98,10 +98,7 @@ async fn reversed_money_is_counted_when_a_refund_takes_a_commission_to_zero() {
     assert_eq!(m["earnings"]["reversed"].to_string(), "63.40", "{m}");
     assert_eq!(m["refunded"].to_string(), "248.50", "{m}");
     let aff = app.get(&format!("/v1/affiliates/{}", s(&a["id"]))).await;
-    assert_eq!(
-        aff.data()["affiliate"]["totalEarnings"].to_string(),
-        "2.00"
-    );
+    assert_eq!(aff.data()["affiliate"]["totalEarnings"].to_string(), "2.00");
     assert_reconciled(&app).await;
 }
 
@@ -298,7 +295,10 @@ async fn stripe_amounts_in_usd_jpy_kwd_isk_and_huf() {
         bind_customer(&app, &a, &cus).await;
         invoice(&app, &format!("in_cur_{i}"), &cus, *raw, cur, None).await;
         let list = app
-            .get(&format!("/v1/commissions?affiliateId={}&limit=1", s(&a["id"])))
+            .get(&format!(
+                "/v1/commissions?affiliateId={}&limit=1",
+                s(&a["id"])
+            ))
             .await;
         let cm = &list.data()["commissions"][0];
         assert_eq!(cm["currency"], cur.to_uppercase(), "{cm}");
@@ -324,7 +324,10 @@ async fn conversion_rate_is_a_rate_even_with_sales_without_clicks() {
     assert_eq!(aff["conversionCount"], 3);
     assert_eq!(aff["conversionRate"].to_string(), "0.0000", "no clicks");
     let r = app
-        .post("/v1/referrals/track", json!({"referralCode": a["referralCode"]}))
+        .post(
+            "/v1/referrals/track",
+            json!({"referralCode": a["referralCode"]}),
+        )
         .await;
     assert!(r.status.is_success(), "{}", r.text);
     app.state.clicks.flush(&app.state.db).await.unwrap();
@@ -443,5 +446,9 @@ async fn invoice(
     if let Some(ch) = charge {
         obj["charge"] = json!(ch);
     }
-    send_stripe(app, &stripe_event(&format!("evt_{id}"), "invoice.paid", obj)).await
+    send_stripe(
+        app,
+        &stripe_event(&format!("evt_{id}"), "invoice.paid", obj),
+    )
+    .await
 }
