@@ -452,3 +452,63 @@ async fn invoice(
     )
     .await
 }
+
+#[tokio::test]
+async fn a_panic_inside_a_write_never_leaves_a_connection_mid_transaction() {
+    use diesel::prelude::*;
+    use refgrow_server::db::schema::programs;
+    let app = spawn_app().await;
+    let now = app.state.clock.now_ms();
+    // More panicking writes than the pool has connections: if any connection went back
+    // mid-transaction, a later write on it would never commit.
+    for i in 0..16 {
+        let r = app
+            .state
+            .db
+            .write(move |c| {
+                refgrow_server::services::program::create(c, &format!("panicked {i}"), "USD", now)?;
+                if i < 100 {
+                    panic!("a bug inside a write");
+                }
+                Ok(())
+            })
+            .await;
+        assert!(r.is_err());
+    }
+    for i in 0..16 {
+        app.state
+            .db
+            .write(move |c| {
+                refgrow_server::services::program::create(c, &format!("kept {i}"), "USD", now)
+                    .map(|_| ())
+            })
+            .await
+            .unwrap();
+    }
+    // Read from a connection of its own: only the committed writes are there.
+    let names: Vec<String> = {
+        let url = app.database_url.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = match refgrow_server::db::parse_database_url(&url).unwrap().backend {
+                refgrow_server::db::Backend::Postgres => refgrow_server::db::DbConn::Pg(
+                    diesel::PgConnection::establish(&url).unwrap(),
+                ),
+                refgrow_server::db::Backend::Sqlite => {
+                    let path = refgrow_server::db::parse_database_url(&url).unwrap().conninfo;
+                    refgrow_server::db::DbConn::Sqlite(
+                        diesel::SqliteConnection::establish(&path).unwrap(),
+                    )
+                }
+            };
+            programs::table
+                .select(programs::name)
+                .load(&mut c)
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(names.iter().filter(|n| n.starts_with("kept ")).count(), 16);
+    assert_eq!(names.iter().filter(|n| n.starts_with("panicked ")).count(), 0);
+    assert_eq!(app.get("/v1/commissions").await.status, StatusCode::OK);
+}
