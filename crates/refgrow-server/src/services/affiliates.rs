@@ -289,15 +289,16 @@ pub fn earnings_for(
     for (aff, status, sum) in affiliates::earnings(c, ids, currency.code())? {
         let e = out.entry(aff).or_default();
         match status.as_str() {
-            "pending" => e.pending += sum,
-            "approved" => e.approved += sum,
-            "paid" => e.paid += sum,
+            "pending" => e.pending = e.pending.saturating_add(sum),
+            "approved" => e.approved = e.approved.saturating_add(sum),
+            "paid" => e.paid = e.paid.saturating_add(sum),
             _ => {}
         }
     }
     // A paid commission reversed afterwards was still paid; its clawback is the adjustment.
     for (aff, sum) in crate::db::commissions::reversed_after_payment(c, ids, currency.code())? {
-        out.entry(aff).or_default().paid += sum;
+        let e = out.entry(aff).or_default();
+        e.paid = e.paid.saturating_add(sum);
     }
     Ok(out)
 }
@@ -359,7 +360,10 @@ pub fn to_dto(
         conversion_count: row.conversion_count,
         conversion_rate: conversion_rate(row.conversion_count, row.click_count),
         currency,
-        total_earnings: m(earnings.pending + approved + earnings.paid),
+        total_earnings: m(earnings
+            .pending
+            .saturating_add(approved)
+            .saturating_add(earnings.paid)),
         pending_earnings: m(earnings.pending),
         approved_earnings: m(approved),
         paid_earnings: m(earnings.paid),

@@ -221,9 +221,10 @@ pub fn mark_paid(
     let mut moves: BTreeMap<(String, i64, String), i64> = BTreeMap::new();
     for (_, aff, currency, amount, created_at, status) in &held {
         if status == "approved" {
-            *moves
+            let m = moves
                 .entry((aff.clone(), day_of(*created_at), currency.clone()))
-                .or_default() += amount;
+                .or_default();
+            *m = m.saturating_add(*amount);
         }
     }
     for ((aff, day, currency), amount) in moves {

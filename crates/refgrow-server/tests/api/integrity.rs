@@ -489,26 +489,31 @@ async fn a_panic_inside_a_write_never_leaves_a_connection_mid_transaction() {
     let names: Vec<String> = {
         let url = app.database_url.clone();
         tokio::task::spawn_blocking(move || {
-            let mut c = match refgrow_server::db::parse_database_url(&url).unwrap().backend {
-                refgrow_server::db::Backend::Postgres => refgrow_server::db::DbConn::Pg(
-                    diesel::PgConnection::establish(&url).unwrap(),
-                ),
+            let mut c = match refgrow_server::db::parse_database_url(&url)
+                .unwrap()
+                .backend
+            {
+                refgrow_server::db::Backend::Postgres => {
+                    refgrow_server::db::DbConn::Pg(diesel::PgConnection::establish(&url).unwrap())
+                }
                 refgrow_server::db::Backend::Sqlite => {
-                    let path = refgrow_server::db::parse_database_url(&url).unwrap().conninfo;
+                    let path = refgrow_server::db::parse_database_url(&url)
+                        .unwrap()
+                        .conninfo;
                     refgrow_server::db::DbConn::Sqlite(
                         diesel::SqliteConnection::establish(&path).unwrap(),
                     )
                 }
             };
-            programs::table
-                .select(programs::name)
-                .load(&mut c)
-                .unwrap()
+            programs::table.select(programs::name).load(&mut c).unwrap()
         })
         .await
         .unwrap()
     };
     assert_eq!(names.iter().filter(|n| n.starts_with("kept ")).count(), 16);
-    assert_eq!(names.iter().filter(|n| n.starts_with("panicked ")).count(), 0);
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("panicked ")).count(),
+        0
+    );
     assert_eq!(app.get("/v1/commissions").await.status, StatusCode::OK);
 }
