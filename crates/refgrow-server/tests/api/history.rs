@@ -484,6 +484,18 @@ async fn run_history(tasks: Vec<Vec<Op>>) -> Result<(), TestCaseError> {
         prop_assert_eq!(&r.data()["ok"], &json!(true), "{}", r.text);
     }
 
+    // The `verify` command (the same check, as operators run it) exits 0.
+    let config = refgrow_server::config::Config::for_database(&url);
+    let code = tokio::task::spawn_blocking(move || {
+        refgrow_server::cli::run_admin(
+            &config,
+            refgrow_server::cli::Command::Verify { program: None },
+        )
+    })
+    .await
+    .expect("verify");
+    prop_assert_eq!(code, 0, "refgrow-server verify found differences");
+
     // Every acknowledged write exactly once.
     use refgrow_server::db::schema::{commissions, conversions, payouts, refunds};
     let mut c = first.state.db.write_conn().expect("connection");
