@@ -6,7 +6,7 @@
 //! difference, and every acknowledged write must be stored exactly once.
 //!
 //! proptest generates the histories (one list of operations per task) and shrinks a failing
-//! one. Cases: `REFGROW_HISTORY_CASES` (default 20: about 5 s on SQLite and 20 s on PostgreSQL); raise it for
+//! one. Cases: `REFGROW_HISTORY_CASES` (default 20: about 5 s on SQLite and 25 s on PostgreSQL); raise it for
 //! soak runs, e.g. `REFGROW_HISTORY_CASES=200 cargo test --test api history`.
 
 use std::collections::{BTreeSet, HashMap};
