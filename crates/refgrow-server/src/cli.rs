@@ -1,5 +1,6 @@
 //! The command line: `serve` (the default), `migrate`, `program create`,
-//! `key create|list|revoke|rotate`, `secret generate|rotate`.
+//! `key create|list|revoke|rotate`, `secret generate|rotate`, `verify` (the ledger check;
+//! exit code 2 when a difference is found).
 //! Output of `program create` and `key create` is the new id or key alone, so scripts can
 //! capture it: `KEY=$(refgrow-server key create --program acme)`.
 
@@ -41,6 +42,15 @@ pub enum Command {
         /// What to do with keys.
         #[command(subcommand)]
         action: KeyAction,
+    },
+    /// Check the ledger invariants of docs/money.md (commissions from their sales,
+    /// rollups from the money rows, payouts from their commissions) in every program, or
+    /// one. Prints each program's report as one JSON line; exits 0 when every invariant
+    /// holds, 2 when a difference is found, 1 on an error. Safe on a live database.
+    Verify {
+        /// Only this program (name or id).
+        #[arg(long)]
+        program: Option<String>,
     },
     /// Manage the key that encrypts secrets at rest (`REFGROW_SECRET_KEY`).
     Secret {
@@ -162,6 +172,7 @@ pub fn run_admin(config: &Config, command: Command) -> i32 {
         }
     };
     let now = Clock::system().now_ms();
+    let mut differences = false;
     let result = (|| -> Result<(), ApiError> {
         let mut c = db.write_conn()?;
         match command {
@@ -181,6 +192,31 @@ pub fn run_admin(config: &Config, command: Command) -> i32 {
                     eprintln!("re-encrypted {n} stored secrets");
                 }
             },
+            Command::Verify { program } => {
+                let reports = match program {
+                    Some(p) => {
+                        let prog = programs::find_by_id_or_name(&mut c, &p)?
+                            .ok_or_else(|| ApiError::not_found("program"))?;
+                        let r = crate::services::reconcile::program(&mut c, &prog.id)?;
+                        vec![(prog.id, r)]
+                    }
+                    None => crate::services::reconcile::all(&mut c)?,
+                };
+                for (id, r) in reports {
+                    differences |= !r.ok;
+                    eprintln!(
+                        "{id}: {} ({} commissions, {} conversions, {} payouts, {} rollup rows; {} differences)",
+                        if r.ok { "ok" } else { "DIFFERENCES" },
+                        r.checked.commissions,
+                        r.checked.conversions,
+                        r.checked.payouts,
+                        r.checked.rollup_rows,
+                        r.difference_count
+                    );
+                    let line = serde_json::json!({"programId": id, "report": r});
+                    println!("{line}");
+                }
+            }
             Command::Key { action } => match action {
                 KeyAction::Create {
                     program,
@@ -246,6 +282,7 @@ pub fn run_admin(config: &Config, command: Command) -> i32 {
         Ok(())
     })();
     match result {
+        Ok(()) if differences => 2,
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {}", e.message);

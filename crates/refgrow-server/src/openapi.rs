@@ -772,6 +772,14 @@ pub fn operations() -> Vec<Op> {
             )],
         ))
         .ok(200, json::<dto::ProgramSummary>()),
+        op(
+            Get,
+            "/v1/reports/reconcile",
+            "getReconcileReport",
+            "stats",
+            "The ledger invariants checked against the stored rows (ok and every difference)",
+        )
+        .ok(200, json::<dto::ReconcileReport>()),
         // Webhooks and events.
         op(
             Post,
@@ -1276,6 +1284,7 @@ fn build_paths() -> (OpenApi, Vec<headers::OpHeaders>) {
         .schema_from::<dto::MarkPayoutPaid>()
         .schema_from::<dto::AffiliateStats>()
         .schema_from::<dto::ProgramSummary>()
+        .schema_from::<dto::ReconcileReport>()
         .schema_from::<dto::CreateWebhookEndpoint>()
         .schema_from::<dto::UpdateWebhookEndpoint>()
         .schema_from::<dto::WebhookEndpointResponse>()

@@ -375,19 +375,35 @@ fn apply(kind: RuleType, rate: Option<Amount>, amount: Option<Amount>, sale: &Sa
     }
 }
 
-/// Rounds a decimal half away from zero to a whole number of minor units.
-pub fn round_minor(d: Decimal) -> i64 {
+/// Rounds a decimal half away from zero to a whole number of minor units, or `None` when
+/// the result does not fit an `i64`.
+pub fn checked_round_minor(d: Decimal) -> Option<i64> {
     d.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
         .to_i64()
-        .unwrap_or(0)
 }
 
-/// `rate` percent of `minor` minor units, rounded half away from zero.
+/// Rounds a decimal half away from zero to a whole number of minor units, saturating at
+/// the ends of `i64` (never a silent 0 or a wrap).
+pub fn round_minor(d: Decimal) -> i64 {
+    checked_round_minor(d).unwrap_or(if d.is_sign_negative() {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
+}
+
+/// `rate` percent of `minor` minor units, rounded half away from zero, or `None` when the
+/// product cannot be represented.
+pub fn checked_percent_of(minor: i64, rate: Decimal) -> Option<i64> {
+    let p = Decimal::from(minor).checked_mul(rate)?;
+    checked_round_minor(p.checked_div(Decimal::ONE_HUNDRED)?)
+}
+
+/// `rate` percent of `minor` minor units, rounded half away from zero. Rates are at most
+/// 100 and amounts at most [`crate::money::MAX_MINOR`], so the product always fits; an
+/// amount beyond that saturates rather than wrapping (see [`checked_percent_of`]).
 pub fn percent_of(minor: i64, rate: Decimal) -> i64 {
-    match Decimal::from(minor).checked_mul(rate) {
-        Some(p) => round_minor(p / Decimal::ONE_HUNDRED),
-        None => 0,
-    }
+    checked_percent_of(minor, rate).unwrap_or(if minor < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// One payment to price.
@@ -430,8 +446,24 @@ pub fn commission_after_refund(original: i64, sale: i64, refunded_total: i64) ->
     }
     let refunded = refunded_total.clamp(0, sale);
     let left = sale - refunded;
-    let scaled = Decimal::from(original) * Decimal::from(left) / Decimal::from(sale);
-    round_minor(scaled).clamp(0, original)
+    // i128 holds the product of any two i64 exactly: no overflow, no panic (a Decimal
+    // product of two amounts near `MAX_MINOR` exceeds Decimal's 96 bits and panics).
+    scale_minor(original, left, sale).clamp(0, original)
+}
+
+/// `minor × num / den`, exact in i128 and rounded half away from zero; `den` must be above
+/// zero (0 otherwise). The result is clamped into i64, which it always fits when
+/// `num <= den`, the only way the crate uses it (a share of an amount).
+pub fn scale_minor(minor: i64, num: i64, den: i64) -> i64 {
+    if den <= 0 {
+        return 0;
+    }
+    let p = i128::from(minor) * i128::from(num);
+    let d = i128::from(den);
+    let (q, r) = (p / d, p % d);
+    // Half away from zero: |r| * 2 >= d rounds the magnitude up.
+    let q = if r.abs() * 2 >= d { q + p.signum() } else { q };
+    i64::try_from(q).unwrap_or(if q > 0 { i64::MAX } else { i64::MIN })
 }
 
 #[cfg(test)]
@@ -621,6 +653,22 @@ mod tests {
             r#"{"type": "fixed", "amount": 1, "x": 1}"#
         )
         .is_err());
+    }
+
+    #[test]
+    fn huge_amounts_never_panic_or_wrap() {
+        use crate::money::MAX_MINOR;
+        // A Decimal product of these two overflowed 96 bits and panicked.
+        assert_eq!(
+            commission_after_refund(MAX_MINOR, MAX_MINOR, MAX_MINOR / 2),
+            MAX_MINOR / 2
+        );
+        assert_eq!(commission_after_refund(i64::MAX, i64::MAX, 1), i64::MAX - 1);
+        assert_eq!(scale_minor(5, 1, 2), 3, "half away from zero");
+        assert_eq!(scale_minor(-5, 1, 2), -3);
+        assert_eq!(scale_minor(7, 1, 0), 0);
+        assert_eq!(percent_of(MAX_MINOR, Decimal::ONE_HUNDRED), MAX_MINOR);
+        assert_eq!(checked_percent_of(i64::MAX, Decimal::MAX), None);
     }
 
     #[test]

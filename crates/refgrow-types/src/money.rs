@@ -44,29 +44,28 @@ pub enum MoneyError {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Currency([u8; 3]);
 
-/// Currencies with no minor unit.
-const ZERO_DECIMAL: &[&str] = &[
-    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
-    "VUV", "XAF", "XOF", "XPF",
-];
-/// Currencies with three decimals.
-const THREE_DECIMAL: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
-
 impl Currency {
     /// US dollars, the default program currency.
     pub const USD: Currency = Currency(*b"USD");
 
-    /// Parses a code case-insensitively (`usd` and `USD` are the same).
+    /// Parses a code case-insensitively (`usd` and `USD` are the same). Only codes of the
+    /// ISO 4217 table (the maintained `iso_currency` crate) with a minor unit are accepted:
+    /// `ABC` is refused, and so are units such as gold (`XAU`) that have no exponent.
     pub fn parse(code: &str) -> Result<Currency, MoneyError> {
         let bytes = code.as_bytes();
         if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_alphabetic) {
             return Err(MoneyError::BadCurrency);
         }
-        Ok(Currency([
+        let upper = [
             bytes[0].to_ascii_uppercase(),
             bytes[1].to_ascii_uppercase(),
             bytes[2].to_ascii_uppercase(),
-        ]))
+        ];
+        let text = std::str::from_utf8(&upper).map_err(|_| MoneyError::BadCurrency)?;
+        match iso_currency::Currency::from_code(text).and_then(|c| c.exponent()) {
+            Some(e) if e <= 4 => Ok(Currency(upper)),
+            _ => Err(MoneyError::BadCurrency),
+        }
     }
 
     /// The upper-case code.
@@ -75,15 +74,23 @@ impl Currency {
         std::str::from_utf8(&self.0).unwrap_or("XXX")
     }
 
-    /// Digits after the decimal point: USD 2, JPY 0, KWD 3.
+    /// Digits after the decimal point as ISO 4217 gives them: USD 2, JPY 0, KWD 3, ISK 0.
     pub fn exponent(&self) -> u32 {
-        let code = self.code();
-        if ZERO_DECIMAL.contains(&code) {
-            0
-        } else if THREE_DECIMAL.contains(&code) {
-            3
-        } else {
-            2
+        iso_currency::Currency::from_code(self.code())
+            .and_then(|c| c.exponent())
+            .map(u32::from)
+            .unwrap_or(2)
+    }
+
+    /// How many decimals Stripe's integer amounts of this currency carry, when that differs
+    /// from ISO 4217: Stripe sends ISK and UGX in hundredths although ISO gives them no minor
+    /// unit ("special cases" of Stripe's currency documentation). Everything else, HUF and
+    /// TWD included (two decimals in both; only their payouts must be whole units), is sent in
+    /// ISO minor units.
+    pub fn stripe_exponent(&self) -> u32 {
+        match self.code() {
+            "ISK" | "UGX" => 2,
+            _ => self.exponent(),
         }
     }
 }
@@ -281,6 +288,13 @@ mod tests {
         assert_eq!(Currency::parse("KWD").map(|c| c.exponent()), Ok(3));
         assert_eq!(Currency::parse("US"), Err(MoneyError::BadCurrency));
         assert_eq!(Currency::parse("U5D"), Err(MoneyError::BadCurrency));
+        // ISO 4217, not any three letters.
+        assert_eq!(Currency::parse("ABC"), Err(MoneyError::BadCurrency));
+        assert_eq!(Currency::parse("XAU"), Err(MoneyError::BadCurrency));
+        assert_eq!(Currency::parse("ISK").map(|c| c.exponent()), Ok(0));
+        assert_eq!(Currency::parse("ISK").map(|c| c.stripe_exponent()), Ok(2));
+        assert_eq!(Currency::parse("HUF").map(|c| c.stripe_exponent()), Ok(2));
+        assert_eq!(Currency::parse("BHD").map(|c| c.exponent()), Ok(3));
     }
 
     #[test]

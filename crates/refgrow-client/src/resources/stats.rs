@@ -1,7 +1,7 @@
-//! `GET /v1/affiliates/{id}/stats` and `GET /v1/reports/summary`.
+//! `GET /v1/affiliates/{id}/stats`, `GET /v1/reports/summary` and `GET /v1/reports/reconcile`.
 
 use chrono::NaiveDate;
-use refgrow_types::api::{AffiliateStats, ProgramSummary, StatsInterval};
+use refgrow_types::api::{AffiliateStats, ProgramSummary, ReconcileReport, StatsInterval};
 use refgrow_types::AffiliateId;
 use reqwest::Method;
 
@@ -73,6 +73,18 @@ impl ReportsApi<'_> {
     pub async fn summary(&self, range: StatsRange) -> Result<ProgramSummary, Error> {
         self.client
             .send(Call::new(Method::GET, &["reports", "summary"], &self.opts).query(range.query()))
+            .await
+    }
+
+    /// `GET /v1/reports/reconcile`: the ledger invariants recomputed from the stored rows;
+    /// `ok` is false and `differences` lists the rows involved when one does not hold.
+    pub async fn reconcile(&self) -> Result<ReconcileReport, Error> {
+        self.client
+            .send(Call::new(
+                Method::GET,
+                &["reports", "reconcile"],
+                &self.opts,
+            ))
             .await
     }
 }

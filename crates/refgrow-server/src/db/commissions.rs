@@ -81,6 +81,41 @@ pub fn find(c: &mut DbConn, program_id: &str, id: &str) -> QueryResult<Option<Co
         .optional()
 }
 
+/// A commission of the program, its row locked until the transaction ends (`SELECT … FOR
+/// UPDATE` on PostgreSQL; SQLite's single writer already serializes writes). Every
+/// read-modify-write of a commission (status change, reversal, refund, hold) reads it
+/// through this, so two of them, or one and a payout run's compare-and-set, never both
+/// act on the same old row.
+pub fn find_for_update(
+    c: &mut DbConn,
+    program_id: &str,
+    id: &str,
+) -> QueryResult<Option<CommissionRow>> {
+    let q = commissions::table
+        .find(id.to_string())
+        .filter(commissions::program_id.eq(program_id.to_string()));
+    match c {
+        DbConn::Pg(pg) => q.for_update().first(pg).optional(),
+        DbConn::Sqlite(lite) => q.first(lite).optional(),
+    }
+}
+
+/// The commissions of a conversion (sale and second tier), oldest first, locked like
+/// [`find_for_update`].
+pub fn of_conversion_for_update(
+    c: &mut DbConn,
+    conversion_id: &str,
+) -> QueryResult<Vec<CommissionRow>> {
+    let q = commissions::table
+        .filter(commissions::conversion_id.eq(conversion_id.to_string()))
+        .filter(commissions::kind.ne("adjustment"))
+        .order((commissions::created_at.asc(), commissions::id.asc()));
+    match c {
+        DbConn::Pg(pg) => q.for_update().load(pg),
+        DbConn::Sqlite(lite) => q.load(lite),
+    }
+}
+
 /// A commission of the program by its dedupe key.
 pub fn find_by_dedupe(
     c: &mut DbConn,
@@ -172,7 +207,7 @@ pub fn due_for_approval(
         .filter(commissions::status.eq("pending"))
         .filter(commissions::on_hold.eq(false))
         .filter(commissions::created_at.le(cutoff))
-        .order(commissions::created_at.asc())
+        .order((commissions::created_at.asc(), commissions::id.asc()))
         .limit(limit)
         .load(c)
 }

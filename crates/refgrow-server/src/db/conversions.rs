@@ -79,6 +79,23 @@ pub fn find(c: &mut DbConn, program_id: &str, id: &str) -> QueryResult<Option<Co
         .optional()
 }
 
+/// A conversion of the program, its row locked until the transaction ends (`SELECT … FOR
+/// UPDATE` on PostgreSQL; SQLite's single writer already serializes writes): refunds of
+/// one sale, from the API or from Stripe, apply one after the other.
+pub fn find_for_update(
+    c: &mut DbConn,
+    program_id: &str,
+    id: &str,
+) -> QueryResult<Option<ConversionRow>> {
+    let q = conversions::table
+        .find(id.to_string())
+        .filter(conversions::program_id.eq(program_id.to_string()));
+    match c {
+        DbConn::Pg(pg) => q.for_update().first(pg).optional(),
+        DbConn::Sqlite(lite) => q.first(lite).optional(),
+    }
+}
+
 /// A conversion of the program by order id / transaction key.
 pub fn find_by_order(
     c: &mut DbConn,

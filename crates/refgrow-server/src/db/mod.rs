@@ -306,17 +306,30 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 
     /// A connection is never reused when a panic unwinds through its holder, when it was
-    /// left inside a transaction, or when diesel's transaction manager is in its error
-    /// state (a rollback that failed, typically on a connection that died mid-transaction).
-    /// A connection whose server went away is caught by `is_valid` at the next checkout.
+    /// left inside a transaction (a panic unwound through `transaction`, so neither COMMIT
+    /// nor ROLLBACK ran), or when diesel's transaction manager is in its error state (a
+    /// rollback that failed, typically on a connection that died mid-transaction): r2d2
+    /// drops it, and PostgreSQL rolls the transaction back when the connection closes. A
+    /// connection whose server went away is caught by `is_valid` at the next checkout.
     fn has_broken(&self, conn: &mut DbConn) -> bool {
         use diesel::r2d2::R2D2Connection;
         std::thread::panicking()
+            || mid_transaction(conn)
             || match conn {
                 DbConn::Pg(c) => c.is_broken(),
                 DbConn::Sqlite(c) => c.is_broken(),
             }
     }
+}
+
+/// Whether a connection is inside a transaction or in a broken transaction state.
+pub fn mid_transaction(conn: &mut DbConn) -> bool {
+    use diesel::connection::TransactionManager;
+    type Tm = <DbConn as Connection>::TransactionManager;
+    !matches!(
+        Tm::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(None)
+    )
 }
 
 /// An r2d2 pool of [`DbConn`].
@@ -456,9 +469,13 @@ impl Db {
     {
         match &self.writer {
             Some(w) => self.guard(w.write(f)).await,
+            // Rollup rows are written last and in one order (no deadlocks between money
+            // writes of two replicas): see [`rollups::deferred`].
             None => {
-                self.guard(run_blocking(self.write.clone(), move |c| c.transaction(f)))
-                    .await
+                self.guard(run_blocking(self.write.clone(), move |c| {
+                    c.transaction(|c| rollups::deferred(c, f))
+                }))
+                .await
             }
         }
     }
@@ -486,7 +503,21 @@ where
 {
     actix_web::web::block(move || {
         let mut conn = pool.get().map_err(pool_error)?;
-        f(&mut conn)
+        // A panic inside `f` (a bug) must not hand the connection back mid-transaction:
+        // catch it, and drop the connection from the pool unless it is cleanly outside any
+        // transaction ([`ConnectionManager::has_broken`] checks the same on return).
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut conn)));
+        match outcome {
+            Ok(r) => r,
+            Err(_) => {
+                if mid_transaction(&mut conn) {
+                    let _ = conn.batch_execute("ROLLBACK");
+                }
+                Err(ApiError::internal(
+                    "the request failed inside the database layer",
+                ))
+            }
+        }
     })
     .await
     .map_err(|e| ApiError::internal(format!("blocking task failed: {e}")))?

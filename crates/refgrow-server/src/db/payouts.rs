@@ -157,6 +157,27 @@ pub fn assign(c: &mut DbConn, payout_id: &str, ids: &[String], now: i64) -> Quer
     Ok(taken)
 }
 
+/// Locks commissions a payout run may take, in the order every other locking read of
+/// commissions uses (created, then id), on PostgreSQL; SQLite has a single writer. Taking
+/// them in `assign`'s arbitrary order could deadlock with a refund locking a sale's two
+/// commissions (its affiliate's and its second tier's) the other way round.
+pub fn lock_in_order(c: &mut DbConn, mut ids: Vec<(i64, String)>) -> QueryResult<()> {
+    let DbConn::Pg(pg) = c else {
+        return Ok(());
+    };
+    ids.sort();
+    for chunk in ids.chunks(CHUNK) {
+        let chunk: Vec<&str> = chunk.iter().map(|(_, id)| id.as_str()).collect();
+        commissions::table
+            .filter(commissions::id.eq_any(chunk))
+            .order((commissions::created_at.asc(), commissions::id.asc()))
+            .select(commissions::id)
+            .for_update()
+            .load::<String>(pg)?;
+    }
+    Ok(())
+}
+
 /// A commission of a payout: (id, affiliate, currency, amount, created, status).
 pub type Held = (String, String, String, i64, i64, String);
 

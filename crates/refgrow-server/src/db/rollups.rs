@@ -5,7 +5,8 @@
 //! affiliate id can be) hold the whole program's sums, kept by the same writes, so the
 //! program report reads one row per day and currency whatever the number of affiliates.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
 
@@ -15,6 +16,19 @@ use crate::clicks::ClickRow;
 use crate::clock::DAY_MS;
 
 /// Changes to one rollup row.
+///
+/// The commission columns follow the money of each commission (filed under the day the
+/// commission was created, in its currency):
+/// - `pending`, `approved`, `paid` hold the current `amount` of the commissions in that
+///   status; a commission reversed after it was paid stays in `paid` (its clawback, an
+///   approved negative adjustment, nets it out);
+/// - `reversed` holds all money that was earned and no longer is: every reduction by a
+///   refund (`original - amount`, including the last one that takes it to zero) plus the
+///   remaining amount of a commission reversed or rejected before it was paid.
+///
+/// So per commission: `reversed = (original - amount) + (amount if reversed or rejected and
+/// never paid)`, the figure `refgrow-server verify` recomputes. Adding to a delta is
+/// checked: [`Delta::checked_plus`] refuses a sum that does not fit an `i64`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Delta {
     /// Clicks.
@@ -50,18 +64,34 @@ impl Delta {
         d
     }
 
-    /// The sum of two deltas.
+    /// The sum of two deltas, or `None` when a column would overflow an `i64`.
+    pub fn checked_plus(self, o: Delta) -> Option<Delta> {
+        Some(Delta {
+            clicks: self.clicks.checked_add(o.clicks)?,
+            signups: self.signups.checked_add(o.signups)?,
+            conversions: self.conversions.checked_add(o.conversions)?,
+            revenue: self.revenue.checked_add(o.revenue)?,
+            refunded: self.refunded.checked_add(o.refunded)?,
+            pending: self.pending.checked_add(o.pending)?,
+            approved: self.approved.checked_add(o.approved)?,
+            paid: self.paid.checked_add(o.paid)?,
+            reversed: self.reversed.checked_add(o.reversed)?,
+        })
+    }
+
+    /// The sum of two deltas, saturating at the ends of `i64` (never a wrap); amounts are
+    /// bounded by `MAX_MINOR`, so only absurd histories come near.
     pub fn plus(self, o: Delta) -> Delta {
         Delta {
-            clicks: self.clicks + o.clicks,
-            signups: self.signups + o.signups,
-            conversions: self.conversions + o.conversions,
-            revenue: self.revenue + o.revenue,
-            refunded: self.refunded + o.refunded,
-            pending: self.pending + o.pending,
-            approved: self.approved + o.approved,
-            paid: self.paid + o.paid,
-            reversed: self.reversed + o.reversed,
+            clicks: self.clicks.saturating_add(o.clicks),
+            signups: self.signups.saturating_add(o.signups),
+            conversions: self.conversions.saturating_add(o.conversions),
+            revenue: self.revenue.saturating_add(o.revenue),
+            refunded: self.refunded.saturating_add(o.refunded),
+            pending: self.pending.saturating_add(o.pending),
+            approved: self.approved.saturating_add(o.approved),
+            paid: self.paid.saturating_add(o.paid),
+            reversed: self.reversed.saturating_add(o.reversed),
         }
     }
 }
@@ -74,7 +104,77 @@ pub fn day_of(ms: i64) -> i64 {
 /// The affiliate id of the rows that hold the whole program's sums.
 pub const PROGRAM_ROW: &str = "*";
 
-/// Adds a delta to an affiliate's rollup row of a day and to the program's.
+/// A rollup row's key: (program, affiliate, day, currency).
+type RowKey = (String, String, i64, String);
+
+thread_local! {
+    /// The rollup additions of the write transaction running on this thread, when they are
+    /// deferred (see [`deferred`]).
+    static DEFERRED: RefCell<Option<BTreeMap<RowKey, Delta>>> = const { RefCell::new(None) };
+}
+
+/// Resets the deferred additions of this thread when dropped (also on a panic).
+struct DeferGuard;
+
+impl Drop for DeferGuard {
+    fn drop(&mut self) {
+        DEFERRED.with(|d| d.borrow_mut().take());
+    }
+}
+
+/// Runs the body of one write transaction with its rollup additions deferred: [`add`] only
+/// sums them per row, and they are written when `f` succeeds, in one global order of the
+/// rows (program, affiliate, day, currency), still inside the transaction.
+///
+/// On PostgreSQL every money write touches the program's rollup row and one or two
+/// affiliates' rows; written as they came, two transactions could take them in opposite
+/// orders (a sale files its second tier's row before its own, a refund the other way) and
+/// deadlock. Written last and in one order, rollup rows are never part of a lock cycle, and
+/// each is locked for the shortest time. A call inside another runs as part of it.
+pub fn deferred<T, E: From<diesel::result::Error>>(
+    c: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E> {
+    let nested = DEFERRED.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_some() {
+            true
+        } else {
+            *d = Some(BTreeMap::new());
+            false
+        }
+    });
+    if nested {
+        return f(c);
+    }
+    let _guard = DeferGuard;
+    let out = f(c)?;
+    let pending = DEFERRED.with(|d| d.borrow_mut().take()).unwrap_or_default();
+    for ((program, affiliate, day, currency), d) in pending {
+        if d != Delta::default() {
+            add_row(c, &program, &affiliate, day, &currency, d)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `f` in a savepoint; when it fails, the rollup additions it deferred are dropped
+/// with the rest of its work.
+pub fn savepoint<T, E: From<diesel::result::Error>>(
+    c: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E> {
+    use diesel::Connection;
+    let before = DEFERRED.with(|d| d.borrow().clone());
+    let out = c.transaction(f);
+    if out.is_err() {
+        DEFERRED.with(|d| *d.borrow_mut() = before);
+    }
+    out
+}
+
+/// Adds a delta to an affiliate's rollup row of a day and to the program's: at once, or at
+/// the end of the transaction inside [`deferred`].
 pub fn add(
     c: &mut DbConn,
     program_id: &str,
@@ -84,6 +184,25 @@ pub fn add(
     d: Delta,
 ) -> QueryResult<()> {
     let day = day_of(at_ms);
+    let was_deferred = DEFERRED.with(|cell| match cell.borrow_mut().as_mut() {
+        Some(map) => {
+            for aff in [affiliate_id, PROGRAM_ROW] {
+                let key = (
+                    program_id.to_string(),
+                    aff.to_string(),
+                    day,
+                    currency.to_string(),
+                );
+                let e = map.entry(key).or_default();
+                *e = e.plus(d);
+            }
+            true
+        }
+        None => false,
+    });
+    if was_deferred {
+        return Ok(());
+    }
     add_row(c, program_id, affiliate_id, day, currency, d)?;
     add_row(c, program_id, PROGRAM_ROW, day, currency, d)
 }

@@ -1,5 +1,6 @@
 //! `GET /v1/affiliates/{id}/stats` and `GET /v1/reports/summary`: statistics from the daily
-//! rollups (see [`crate::services::stats`]).
+//! rollups (see [`crate::services::stats`]); `GET /v1/reports/reconcile`: the ledger check
+//! (see [`crate::services::reconcile`]).
 
 use actix_web::{web, HttpResponse};
 use refgrow_types::api::StatsInterval;
@@ -18,7 +19,8 @@ use crate::state::AppState;
 /// `/affiliates/{id}`, so neither shadows the other whatever the order.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/affiliates/{id}/stats", web::get().to(affiliate))
-        .route("/reports/summary", web::get().to(summary));
+        .route("/reports/summary", web::get().to(summary))
+        .route("/reports/reconcile", web::get().to(reconcile));
 }
 
 #[derive(Deserialize)]
@@ -71,6 +73,14 @@ async fn summary(
     let answer = state
         .db
         .read(move |c| stats::summary(c, &auth.program_id, range))
+        .await?;
+    Ok(ok(answer))
+}
+
+async fn reconcile(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+    let answer = state
+        .db
+        .read(move |c| crate::services::reconcile::program(c, &auth.program_id))
         .await?;
     Ok(ok(answer))
 }

@@ -300,15 +300,16 @@ pub fn earnings_for(
     for (aff, status, sum) in affiliates::earnings(c, ids, currency.code())? {
         let e = out.entry(aff).or_default();
         match status.as_str() {
-            "pending" => e.pending += sum,
-            "approved" => e.approved += sum,
-            "paid" => e.paid += sum,
+            "pending" => e.pending = e.pending.saturating_add(sum),
+            "approved" => e.approved = e.approved.saturating_add(sum),
+            "paid" => e.paid = e.paid.saturating_add(sum),
             _ => {}
         }
     }
     // A paid commission reversed afterwards was still paid; its clawback is the adjustment.
     for (aff, sum) in crate::db::commissions::reversed_after_payment(c, ids, currency.code())? {
-        out.entry(aff).or_default().paid += sum;
+        let e = out.entry(aff).or_default();
+        e.paid = e.paid.saturating_add(sum);
     }
     Ok(out)
 }
@@ -318,12 +319,18 @@ pub fn referral_link(public_base: &str, code: &str) -> String {
     format!("{public_base}/r/{code}")
 }
 
-/// `conversions / clicks`, four decimals, 0 without clicks.
+/// The share of clicks that became a sale: `min(conversions, clicks) / clicks`, four
+/// decimals, 0 without clicks, so always in [0, 1].
+///
+/// Sales bound without a click (a Stripe checkout or an API sale by referral code, a
+/// customer's renewals) count as conversions too, so the plain ratio can exceed 1; each
+/// click can convert at most once, hence the cap (see docs/money.md, "conversionRate").
 pub fn conversion_rate(conversions: i64, clicks: i64) -> Amount {
     if clicks <= 0 {
         return Amount(Decimal::new(0, 4));
     }
-    let rate = (Decimal::from(conversions) / Decimal::from(clicks))
+    let converted = conversions.clamp(0, clicks);
+    let rate = (Decimal::from(converted) / Decimal::from(clicks))
         .round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
     let mut r = rate;
     r.rescale(4);
@@ -366,7 +373,10 @@ pub fn to_dto(
         conversion_count: row.conversion_count,
         conversion_rate: conversion_rate(row.conversion_count, row.click_count),
         currency,
-        total_earnings: m(earnings.pending + approved + earnings.paid),
+        total_earnings: m(earnings
+            .pending
+            .saturating_add(approved)
+            .saturating_add(earnings.paid)),
         pending_earnings: m(earnings.pending),
         approved_earnings: m(approved),
         paid_earnings: m(earnings.paid),
@@ -465,5 +475,8 @@ mod tests {
         assert_eq!(conversion_rate(0, 0).to_string(), "0.0000");
         assert_eq!(conversion_rate(1, 3).to_string(), "0.3333");
         assert_eq!(conversion_rate(2, 3).to_string(), "0.6667");
+        // Sales without clicks never push it above 1.
+        assert_eq!(conversion_rate(3, 1).to_string(), "1.0000");
+        assert_eq!(conversion_rate(5, 0).to_string(), "0.0000");
     }
 }

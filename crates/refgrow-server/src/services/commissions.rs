@@ -161,6 +161,12 @@ pub fn load(c: &mut DbConn, program_id: &str, id: &str) -> Result<CommissionRow,
     store::find(c, program_id, id)?.ok_or_else(|| ApiError::not_found("commission"))
 }
 
+/// Loads a commission of the program for a change, its row locked until the transaction
+/// ends (see [`store::find_for_update`]), or 404.
+fn load_locked(c: &mut DbConn, program_id: &str, id: &str) -> Result<CommissionRow, ApiError> {
+    store::find_for_update(c, program_id, id)?.ok_or_else(|| ApiError::not_found("commission"))
+}
+
 /// `PUT /commissions/{id}/status`: only the contract's moves; anything else is a conflict.
 pub fn set_status(
     c: &mut DbConn,
@@ -170,7 +176,7 @@ pub fn set_status(
     reason: Option<String>,
     now: i64,
 ) -> Result<CommissionRow, ApiError> {
-    let mut row = load(c, program_id, id)?;
+    let mut row = load_locked(c, program_id, id)?;
     let from = CommissionStatus::parse(&row.status).unwrap_or(CommissionStatus::Pending);
     if !from.can_move_to(to) {
         return Err(ApiError::conflict(format!(
@@ -270,7 +276,7 @@ pub fn reverse(
     reason: Option<String>,
     now: i64,
 ) -> Result<(CommissionRow, Option<CommissionRow>), ApiError> {
-    let mut row = load(c, program_id, id)?;
+    let mut row = load_locked(c, program_id, id)?;
     if matches!(row.status.as_str(), "reversed" | "rejected") {
         return Err(ApiError::conflict(format!(
             "This commission is already {}",
@@ -325,7 +331,7 @@ pub fn apply_refund(
 ) -> Result<(Vec<CommissionRow>, Vec<CommissionRow>), ApiError> {
     let mut after = Vec::new();
     let mut adjustments = Vec::new();
-    for mut row in store::of_conversion(c, conversion_id)? {
+    for mut row in store::of_conversion_for_update(c, conversion_id)? {
         if matches!(row.status.as_str(), "reversed" | "rejected") {
             after.push(row);
             continue;
@@ -360,15 +366,14 @@ pub fn apply_refund(
             row.reason = Some(reason.unwrap_or("refunded").to_string());
         }
         store::update(c, &row)?;
+        // The money leaves its status and the whole reduction is reversed money, also when
+        // it takes the commission to zero (it used to move 0 to `reversed` then, and the
+        // reversed figures under-counted).
         let d = Delta::status(&before_status, -before_amount)
             .plus(Delta::status(&row.status, row.amount_minor))
-            .plus(if row.status == "reversed" {
-                Delta::default()
-            } else {
-                Delta {
-                    reversed: reduction,
-                    ..Delta::default()
-                }
+            .plus(Delta {
+                reversed: reduction,
+                ..Delta::default()
             });
         rollups::add(
             c,
@@ -411,25 +416,27 @@ pub fn approve_due(c: &mut DbConn, now: i64) -> Result<usize, ApiError> {
                 break;
             }
             let n = due.len();
-            approved += c.transaction(|c| -> Result<usize, ApiError> {
-                let mut moved = 0;
-                for mut row in due {
-                    if store::move_status(c, &row.id, "pending", "approved", now)? {
-                        row.status = "approved".into();
-                        row.approved_at = Some(now);
-                        row.updated_at = now;
-                        rollup_move(c, &row, "pending", row.amount_minor)?;
-                        events::record(
-                            c,
-                            &program_id,
-                            "commission.updated",
-                            &serde_json::json!({"commission": to_dto(&row)}),
-                            now,
-                        )?;
-                        moved += 1;
+            approved += c.transaction(|c| {
+                rollups::deferred(c, |c| -> Result<usize, ApiError> {
+                    let mut moved = 0;
+                    for mut row in due {
+                        if store::move_status(c, &row.id, "pending", "approved", now)? {
+                            row.status = "approved".into();
+                            row.approved_at = Some(now);
+                            row.updated_at = now;
+                            rollup_move(c, &row, "pending", row.amount_minor)?;
+                            events::record(
+                                c,
+                                &program_id,
+                                "commission.updated",
+                                &serde_json::json!({"commission": to_dto(&row)}),
+                                now,
+                            )?;
+                            moved += 1;
+                        }
                     }
-                }
-                Ok(moved)
+                    Ok(moved)
+                })
             })?;
             if n < 500 {
                 break;
@@ -448,7 +455,7 @@ pub fn hold_for_conversion(
     now: i64,
 ) -> Result<usize, ApiError> {
     let mut held = 0;
-    for mut row in store::of_conversion(c, conversion_id)? {
+    for mut row in store::of_conversion_for_update(c, conversion_id)? {
         if row.on_hold
             || !matches!(row.status.as_str(), "pending" | "approved")
             || row.payout_id.is_some()

@@ -363,7 +363,9 @@ pub fn refund(
     if let Some(r) = &reason {
         crate::extract::check_len("reason", r, 1, 500)?;
     }
-    let mut conv = load(c, &prog.id, conversion_id)?;
+    // Locked: a concurrent refund of this sale waits here and then sees this one's total.
+    let mut conv = store::find_for_update(c, &prog.id, conversion_id)?
+        .ok_or_else(|| ApiError::not_found("conversion"))?;
     let currency = Currency::parse(&conv.currency).unwrap_or(Currency::USD);
     if let Some(a) = amount {
         if a.currency != currency {

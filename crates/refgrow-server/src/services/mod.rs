@@ -11,6 +11,7 @@ pub mod invitations;
 pub mod jobs;
 pub mod payouts;
 pub mod program;
+pub mod reconcile;
 pub mod stats;
 pub mod stripe;
 pub mod webhooks;

@@ -116,11 +116,24 @@ pub fn run(
         crate::services::affiliates::load(c, &prog.id, a)
             .map_err(|_| ApiError::invalid("affiliateId", "no such affiliate in this program"))?;
     }
+    let mut payable = store::payable(c, &prog.id, affiliate_id)?;
+    if matches!(c, DbConn::Pg(_)) {
+        // Lock what was seen, then read it again: a refund may have cut an amount between
+        // the two reads, and the payout's total must be that of the rows it takes (locked
+        // now, so they stay as read until this commits). Rows that became payable in
+        // between are left for the next run.
+        let seen: std::collections::HashSet<String> = payable.iter().map(|p| p.0.clone()).collect();
+        store::lock_in_order(c, payable.iter().map(|p| (p.4, p.0.clone())).collect())?;
+        payable = store::payable(c, &prog.id, affiliate_id)?;
+        payable.retain(|p| seen.contains(&p.0));
+    }
     let mut groups: BTreeMap<(String, String), (Vec<String>, i64)> = BTreeMap::new();
-    for (id, aff, currency, amount, _) in store::payable(c, &prog.id, affiliate_id)? {
+    for (id, aff, currency, amount, _) in payable {
         let g = groups.entry((aff, currency)).or_default();
         g.0.push(id);
-        g.1 += amount;
+        g.1 = g.1.checked_add(amount).ok_or_else(|| {
+            ApiError::invalid("amount", "the payout's total cannot be represented")
+        })?;
     }
     let mut created = Vec::new();
     for ((aff, currency), (ids, sum)) in groups {
@@ -208,9 +221,10 @@ pub fn mark_paid(
     let mut moves: BTreeMap<(String, i64, String), i64> = BTreeMap::new();
     for (_, aff, currency, amount, created_at, status) in &held {
         if status == "approved" {
-            *moves
+            let m = moves
                 .entry((aff.clone(), day_of(*created_at), currency.clone()))
-                .or_default() += amount;
+                .or_default();
+            *m = m.saturating_add(*amount);
         }
     }
     for ((aff, day, currency), amount) in moves {

@@ -141,9 +141,10 @@ struct Acc {
 
 impl Acc {
     fn add(&mut self, currency: &str, d: Delta) {
-        self.clicks += d.clicks;
-        self.signups += d.signups;
-        self.conversions += d.conversions;
+        // Saturating: a sum of stored figures never wraps.
+        self.clicks = self.clicks.saturating_add(d.clicks);
+        self.signups = self.signups.saturating_add(d.signups);
+        self.conversions = self.conversions.saturating_add(d.conversions);
         if !currency.is_empty() {
             let m = self.money.entry(currency.to_string()).or_default();
             *m = m.plus(Delta {
@@ -269,10 +270,12 @@ pub fn summary(c: &mut DbConn, program_id: &str, r: Range) -> Result<ProgramSumm
     let mut ranks: HashMap<String, Rank> = HashMap::new();
     for (aff, cur, d) in store::money_by_affiliate(c, &prog.id, r.from_day, r.to_day)? {
         let e = ranks.entry(aff).or_default();
-        e.conversions += d.conversions;
+        e.conversions = e.conversions.saturating_add(d.conversions);
         if cur == currency.code() {
-            e.revenue += d.revenue;
-            e.earnings += d.pending + d.approved + d.paid;
+            e.revenue = e.revenue.saturating_add(d.revenue);
+            e.earnings = e
+                .earnings
+                .saturating_add(d.pending.saturating_add(d.approved).saturating_add(d.paid));
         }
     }
     let mut ranked: Vec<(String, Rank)> = ranks
@@ -293,8 +296,8 @@ pub fn summary(c: &mut DbConn, program_id: &str, r: Range) -> Result<ProgramSumm
             .unwrap_or_default();
         let (mut clicks, mut signups) = (0, 0);
         for (_, _, d) in rollups::range(c, &prog.id, &id, r.from_day, r.to_day)? {
-            clicks += d.clicks;
-            signups += d.signups;
+            clicks = d.clicks.saturating_add(clicks);
+            signups = d.signups.saturating_add(signups);
         }
         top_affiliates.push(TopAffiliate {
             affiliate_id: AffiliateId::from_trusted(id),

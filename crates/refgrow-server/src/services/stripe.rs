@@ -20,10 +20,9 @@ use diesel::prelude::*;
 use hmac::{Hmac, Mac};
 use refgrow_types::api::CreateCustomer;
 use refgrow_types::api::ReferralCode;
-use refgrow_types::commission::round_minor;
+use refgrow_types::commission::scale_minor;
 use refgrow_types::money::{Currency, Money};
 use refgrow_types::ClickId;
-use rust_decimal::Decimal;
 use serde_json::Value;
 use sha2::Sha256;
 
@@ -181,7 +180,8 @@ pub fn handle_event(
         .pointer("/data/object")
         .cloned()
         .unwrap_or(Value::Null);
-    let applied = c.transaction(|c| apply(c, prog, event_id, event_type, &object, now));
+    let applied =
+        crate::db::rollups::savepoint(c, |c| apply(c, prog, event_id, event_type, &object, now));
     let outcome = match applied {
         Ok(o) => o,
         Err(e)
@@ -316,16 +316,40 @@ fn bind(
     })
 }
 
-/// The Stripe amount (integer minor units) and currency of an object.
-fn money(object: &Value, field: &str) -> Result<Money, ApiError> {
+/// The Stripe amount and currency of an object, in ISO 4217 minor units.
+///
+/// Stripe's integer amounts are in the currency's ISO minor unit except for its special
+/// cases ([`Currency::stripe_exponent`]): ISK and UGX arrive in hundredths, so 150000 ISK
+/// from Stripe is 1500 ISK here. A hundredths amount that is not a whole number of units is
+/// refused (Stripe itself only charges whole ISK and UGX).
+pub fn stripe_money(object: &Value, field: &str) -> Result<Money, ApiError> {
     let currency = str_at(object, &["currency"])
         .and_then(|c| Currency::parse(c).ok())
-        .ok_or_else(|| ApiError::invalid("currency", "the Stripe object has no valid currency"))?;
-    let minor = object
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "currency",
+                "the Stripe object has no valid ISO 4217 currency",
+            )
+        })?;
+    let raw = object
         .get(field)
         .and_then(Value::as_i64)
-        .filter(|m| (0..=refgrow_types::money::MAX_MINOR).contains(m))
+        .filter(|m| *m >= 0)
         .ok_or_else(|| ApiError::invalid(field, "the Stripe object has no valid amount"))?;
+    let extra = currency
+        .stripe_exponent()
+        .saturating_sub(currency.exponent());
+    let div = 10i64.pow(extra);
+    if raw % div != 0 {
+        return Err(ApiError::invalid(
+            field,
+            format!("is not a whole number of {currency} (Stripe sends it in hundredths)"),
+        ));
+    }
+    let minor = raw / div;
+    if minor > refgrow_types::money::MAX_MINOR {
+        return Err(ApiError::invalid(field, "is too large"));
+    }
     Ok(Money::new(minor, currency))
 }
 
@@ -339,7 +363,7 @@ fn invoice_paid(
         .get("id")
         .and_then(id_of)
         .ok_or_else(|| ApiError::invalid("id", "the invoice has no id"))?;
-    let amount = money(invoice, "amount_paid")?;
+    let amount = stripe_money(invoice, "amount_paid")?;
     if amount.minor == 0 {
         return Ok("zero-amount invoice earns nothing".into());
     }
@@ -473,16 +497,22 @@ fn charge_refunded(
     else {
         return Ok("no sale found for the refunded charge".into());
     };
-    let conv = conversions::load(c, &prog.id, &conv_id)?;
-    let charged = money(charge, "amount")?;
-    let refunded = money(charge, "amount_refunded")?;
+    // Locked before the refunded total is read: two events of one charge arriving together
+    // (each with the cumulative `amount_refunded`) then apply one after the other, and the
+    // second finds nothing left to do.
+    let conv = crate::db::conversions::find_for_update(c, &prog.id, &conv_id)?
+        .ok_or_else(|| ApiError::not_found("conversion"))?;
+    let charged = stripe_money(charge, "amount")?;
+    let refunded = stripe_money(charge, "amount_refunded")?;
     if charged.minor <= 0 {
         return Ok("charge of zero".into());
     }
-    // The share of the charge refunded so far, applied to the sale.
-    let target = round_minor(
-        Decimal::from(conv.amount_minor) * Decimal::from(refunded.minor.min(charged.minor))
-            / Decimal::from(charged.minor),
+    // The share of the charge refunded so far, applied to the sale (exact in i128: a
+    // Decimal product of two large amounts could overflow).
+    let target = scale_minor(
+        conv.amount_minor,
+        refunded.minor.min(charged.minor),
+        charged.minor,
     )
     .clamp(0, conv.amount_minor);
     let delta = target - conv.refunded_minor;

@@ -11,6 +11,8 @@ mod client;
 mod compat;
 mod durability;
 mod foundation;
+mod history;
+mod integrity;
 mod invitations;
 mod money;
 mod openapi;

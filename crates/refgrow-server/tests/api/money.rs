@@ -61,6 +61,7 @@ async fn a_conversion_earns_the_default_rate_and_replays_exactly() {
     assert_eq!(aff["conversionCount"], 1);
     assert_eq!(aff["pendingEarnings"].to_string(), "20.00");
     assert_eq!(aff["totalEarnings"].to_string(), "20.00");
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 #[tokio::test]
@@ -142,6 +143,7 @@ async fn sixteen_concurrent_identical_conversions_make_one_commission() {
         )
         .await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "conflict"));
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 #[tokio::test]
@@ -201,6 +203,7 @@ async fn bad_money_is_refused_and_changes_nothing() {
         )
         .await;
     assert!(r.text.contains("\"commission\":2.469"), "{}", r.text);
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 #[tokio::test]
@@ -294,6 +297,7 @@ async fn recurring_tiers_products_and_second_tier() {
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.data()["attributed"], false);
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 #[tokio::test]
@@ -383,6 +387,7 @@ async fn refunds_before_and_after_payout() {
         .post(&format!("/v1/conversions/{conv}/refunds"), json!({}))
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 #[tokio::test]
@@ -458,6 +463,7 @@ async fn transactions_delete_and_commission_reversal() {
         app.delete(&format!("/v1/commissions/{c2}")).await.status,
         StatusCode::CONFLICT
     );
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 #[tokio::test]
@@ -493,6 +499,7 @@ async fn hold_period_approval_runs_by_itself_once() {
     let c = commission(&app, &comm).await;
     assert_eq!(c["status"], "approved");
     assert!(c["approvedAt"].is_string());
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 #[tokio::test]
@@ -524,6 +531,7 @@ async fn only_active_affiliates_earn() {
         .as_str()
         .unwrap()
         .contains("suspended"));
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 #[tokio::test]
@@ -564,4 +572,5 @@ async fn manual_commissions_and_listing() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = app.get("/v1/commissions/aff_nope").await;
     assert_eq!((r.status, r.field()), (StatusCode::BAD_REQUEST, "id"));
+    crate::integrity::assert_reconciled(&app).await;
 }

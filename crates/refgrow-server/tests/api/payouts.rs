@@ -190,6 +190,7 @@ async fn runs_respect_the_threshold_per_currency_and_take_nothing_twice() {
         (bad.status, bad.field()),
         (StatusCode::BAD_REQUEST, "affiliate")
     );
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 #[tokio::test]
@@ -252,6 +253,7 @@ async fn marking_paid_pays_the_commissions_once() {
         (bad.status, bad.field()),
         (StatusCode::BAD_REQUEST, "reference")
     );
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 #[tokio::test]
@@ -304,6 +306,7 @@ async fn commissions_in_a_payout_cannot_be_moved() {
     let mut adjustments = adjustments;
     adjustments.sort();
     assert_eq!(adjustments, vec!["-10.00", "-5.00"]);
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 #[tokio::test]
@@ -356,6 +359,7 @@ async fn a_clawback_after_payment_is_netted_from_the_next_payout() {
     // Paid out: 20.00 first, then 40.00 - 20.00.
     assert_eq!(e["paid"].to_string(), "40.00");
     assert_eq!(e["approved"].to_string(), "0.00");
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 #[tokio::test]
@@ -405,6 +409,7 @@ async fn concurrent_runs_take_each_commission_once() {
         let c = commission(&app, c).await;
         assert!(payout_ids.contains(s(&c["payoutId"])));
     }
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 /// Parses CSV text with Python's `csv` module, the way a spreadsheet or a bank's importer
@@ -547,6 +552,7 @@ async fn exports_are_paypal_and_wise_files_that_parse() {
     );
     let bad = app.get("/v1/payouts/po_nosuch/export.csv").await;
     assert_eq!(bad.status, StatusCode::NOT_FOUND);
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 #[tokio::test]
@@ -604,4 +610,5 @@ async fn the_client_runs_lists_pays_and_exports() {
         .await
         .unwrap();
     assert_eq!(e.lines().count(), 1, "only the header: {e}");
+    crate::integrity::assert_reconciled(&app).await;
 }

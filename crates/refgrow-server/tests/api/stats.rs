@@ -165,6 +165,7 @@ async fn affiliate_stats_count_what_happened() {
         .get(&format!("/v1/affiliates/{}/stats?to={y}", s(&a["id"])))
         .await;
     assert_eq!(r.data()["totals"]["clicks"], 0);
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 fn monday_of(d: NaiveDate) -> NaiveDate {
@@ -244,6 +245,7 @@ async fn buckets_by_day_week_and_month() {
     assert_eq!(count(&months), 3);
     assert_eq!(months.data()["series"][1]["end"], "2026-02-28");
     assert_eq!(months.data()["series"][2]["end"], "2026-03-15");
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 #[tokio::test]
@@ -281,6 +283,7 @@ async fn bad_parameters_name_the_field() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.data()["series"].as_array().unwrap().len(), 36);
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 #[tokio::test]
@@ -368,6 +371,7 @@ async fn the_summary_covers_the_program_and_ranks_affiliates() {
         .await
         .unwrap_err();
     assert_eq!((e.status(), e.field()), (Some(400), Some("from")));
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 /// The program's own rollup rows are kept by the same writes as the affiliates' rows: after

@@ -224,6 +224,7 @@ async fn checkout_invoices_refunds_and_disputes() {
     )
     .await;
     assert_eq!(commissions_of(&app, aff).await.len(), 3);
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 #[tokio::test]
@@ -274,6 +275,7 @@ async fn bad_and_stale_signatures_store_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    crate::integrity::assert_reconciled(&app).await;
 }
 
 #[tokio::test]
@@ -315,4 +317,5 @@ async fn a_jpy_invoice_earns_whole_yen() {
         ("400".to_string(), json!("JPY"))
     );
     assert_eq!(comms[0]["conversionAmount"].to_string(), "1999");
+    crate::integrity::assert_reconciled(&app).await;
 }
