@@ -28,6 +28,8 @@ type Finish = Box<dyn FnOnce(Option<ApiError>) + Send>;
 
 trait Job: Send {
     fn run(self: Box<Self>, c: &mut DbConn) -> Finish;
+    /// Answers the caller without running (the writer has no connection).
+    fn fail(self: Box<Self>, e: ApiError);
 }
 
 struct Call<T, F> {
@@ -49,6 +51,10 @@ where
                 None => result,
             });
         })
+    }
+
+    fn fail(self: Box<Self>, e: ApiError) {
+        let _ = self.reply.send(Err(e));
     }
 }
 
@@ -82,11 +88,11 @@ impl Writer {
                 return Err(ApiError::internal("the writer thread is gone"))
             }
         }
-        // A job is dropped unanswered only when the writer could not get its connection
-        // (the file cannot be opened): the database is unavailable, not a bug.
+        // A job is answered unless it panicked (a bug; the writer rolled its batch back):
+        // when the writer has no connection it answers each job with a 503 itself.
         answer
             .await
-            .map_err(|_| ApiError::unavailable("the SQLite writer has no connection"))?
+            .map_err(|_| ApiError::internal("a write was dropped without an answer"))?
     }
 }
 
@@ -103,7 +109,9 @@ fn run(pool: Pool, jobs: Receiver<Box<dyn Job>>) {
             Ok(c) => c,
             Err(e) => {
                 log::error!("the writer cannot get a connection: {e}");
-                // Dropping the jobs answers each caller with an error.
+                for job in batch {
+                    job.fail(ApiError::unavailable("the SQLite writer has no connection"));
+                }
                 continue;
             }
         };

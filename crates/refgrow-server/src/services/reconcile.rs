@@ -31,7 +31,9 @@ use crate::db::conversions::ConversionRow;
 use crate::db::payouts::PayoutRow;
 use crate::db::programs::ProgramRow;
 use crate::db::rollups::{day_of, Delta, PROGRAM_ROW};
-use crate::db::schema::{commissions, conversions, daily_stats as ds, payouts, refunds};
+use crate::db::schema::{
+    commissions, conversions, daily_stats as ds, payouts, refunds, stats_deltas as sd,
+};
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::services::program;
@@ -173,6 +175,39 @@ fn snapshot(c: &mut DbConn, program_id: &str) -> Result<ReconcileReport, ApiErro
             ds::reversed_minor,
         ))
         .load(c)?;
+    // Sales append their rollup changes to `stats_deltas`, folded into `daily_stats` in the
+    // background (fold and delete are one transaction, so this snapshot counts each change
+    // exactly once): a rollup's stored figure is its row plus the deltas not folded yet,
+    // added to the affiliate's row and to the program's `*` row as the fold does.
+    let unfolded: Vec<StoredRow> = sd::table
+        .filter(sd::program_id.eq(&prog.id))
+        .filter(sd::currency.ne(""))
+        .select((
+            sd::affiliate_id,
+            sd::day,
+            sd::currency,
+            sd::conversions,
+            sd::revenue_minor,
+            sd::refunded_minor,
+            sd::pending_minor,
+            sd::approved_minor,
+            sd::paid_minor,
+            sd::reversed_minor,
+        ))
+        .load(c)?;
+    let as_program: Vec<StoredRow> = unfolded
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.0 = PROGRAM_ROW.to_string();
+            r
+        })
+        .collect();
+    let stored: Vec<StoredRow> = stored
+        .into_iter()
+        .chain(unfolded)
+        .chain(as_program)
+        .collect();
     let mut report = Report {
         differences: Vec::new(),
         count: 0,
@@ -380,19 +415,17 @@ fn check_rollups(
     let mut actual: BTreeMap<Key, Delta> = BTreeMap::new();
     for (aff, day, cur, conversions, revenue, refunded, pending, approved, paid, reversed) in stored
     {
-        actual.insert(
-            (aff.clone(), *day, cur.clone()),
-            Delta {
-                conversions: *conversions,
-                revenue: *revenue,
-                refunded: *refunded,
-                pending: *pending,
-                approved: *approved,
-                paid: *paid,
-                reversed: *reversed,
-                ..Delta::default()
-            },
-        );
+        let e = actual.entry((aff.clone(), *day, cur.clone())).or_default();
+        *e = e.plus(Delta {
+            conversions: *conversions,
+            revenue: *revenue,
+            refunded: *refunded,
+            pending: *pending,
+            approved: *approved,
+            paid: *paid,
+            reversed: *reversed,
+            ..Delta::default()
+        });
     }
     let mut keys: Vec<&Key> = expected.keys().chain(program_rows.keys()).collect();
     keys.extend(actual.keys());
