@@ -123,8 +123,8 @@ impl Drop for DeferGuard {
 }
 
 /// Runs the body of one write transaction with its rollup additions deferred: [`add`] only
-/// sums them per row, and they are written when `f` succeeds, in one global order of the
-/// rows (program, affiliate, day, currency), still inside the transaction.
+/// sums them per row, and they are written when `f` succeeds, in the one global order of
+/// the rows ([`lock_order`]), still inside the transaction.
 ///
 /// On PostgreSQL every money write touches the program's rollup row and one or two
 /// affiliates' rows; written as they came, two transactions could take them in opposite
@@ -149,13 +149,26 @@ pub fn deferred<T, E: From<diesel::result::Error>>(
     }
     let _guard = DeferGuard;
     let out = f(c)?;
-    let pending = DEFERRED.with(|d| d.borrow_mut().take()).unwrap_or_default();
+    let mut pending: Vec<_> = DEFERRED
+        .with(|d| d.borrow_mut().take())
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    pending.sort_by(|(a, _), (b, _)| lock_order(a).cmp(&lock_order(b)));
     for ((program, affiliate, day, currency), d) in pending {
         if d != Delta::default() {
             add_row(c, &program, &affiliate, day, &currency, d)?;
         }
     }
     Ok(out)
+}
+
+/// The one order in which every writer of rollup rows takes them (the deferred additions
+/// of a money write, the click flush and the fold of the sales' deltas, whose SQL sorts by
+/// `(affiliate_id = '*'), program_id, affiliate_id, day, currency`): the affiliates' rows
+/// first, by key, then the program's `*` rows. One order means no lock cycle on PostgreSQL.
+fn lock_order(k: &RowKey) -> (bool, &str, &str, i64, &str) {
+    (k.1 == PROGRAM_ROW, &k.0, &k.1, k.2, &k.3)
 }
 
 /// Runs `f` in a savepoint; when it fails, the rollup additions it deferred are dropped
@@ -281,9 +294,12 @@ pub fn add_clicks(c: &mut DbConn, batch: &[ClickRow]) -> QueryResult<()> {
             .or_default() += 1;
         *groups.entry((program, PROGRAM_ROW, day)).or_default() += 1;
     }
-    // A fixed order, so two replicas flushing clicks at once lock rows in the same order.
+    // The one order of every rollup writer (see [`lock_order`]), so two replicas flushing
+    // clicks at once, or a flush and a fold, lock rows in the same order.
     let mut groups: Vec<_> = groups.into_iter().collect();
-    groups.sort_unstable();
+    groups.sort_unstable_by_key(|((program, affiliate, day), _)| {
+        (*affiliate == PROGRAM_ROW, *program, *affiliate, *day)
+    });
     for ((program, affiliate, day), n) in groups {
         let d = Delta {
             clicks: n,
