@@ -10,6 +10,7 @@ pub mod api_keys;
 pub mod commissions;
 pub mod conversions;
 pub mod customers;
+pub mod embed;
 pub mod events;
 pub mod health;
 pub mod invitations;
@@ -40,6 +41,7 @@ async fn openapi_json() -> HttpResponse {
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
+    crate::pages::configure(cfg);
     tracking::configure_public(cfg);
     cfg.service(
         // Routes are tried in this order, and each pattern with a `{param}` is a regex:
@@ -52,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(program::configure)
             .configure(api_keys::configure)
             .configure(invitations::configure)
+            .configure(embed::configure)
             .configure(stats::configure)
             .configure(affiliates::configure)
             .configure(commissions::configure)

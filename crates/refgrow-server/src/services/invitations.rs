@@ -71,6 +71,7 @@ pub fn to_dto(row: &InvitationRow, now: i64, token: Option<&str>, public_base: &
         affiliate_id: row.affiliate_id.clone().map(AffiliateId::from_trusted),
         token: token.map(str::to_string),
         accept_url: token.map(|t| accept_url(public_base, t)),
+        mail: None,
     }
 }
 

@@ -8,6 +8,7 @@ mod helpers;
 
 mod affiliates;
 mod client;
+mod embed;
 mod foundation;
 mod invitations;
 mod money;

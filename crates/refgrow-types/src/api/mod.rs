@@ -4,6 +4,7 @@
 pub mod affiliates;
 pub mod commissions;
 pub mod common;
+pub mod embed;
 pub mod invitations;
 pub mod keys;
 pub mod params;
@@ -16,6 +17,7 @@ pub mod webhooks;
 pub use affiliates::*;
 pub use commissions::*;
 pub use common::*;
+pub use embed::*;
 pub use invitations::*;
 pub use keys::*;
 pub use params::*;
