@@ -95,7 +95,9 @@ pub fn html(
     let mut res = HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        // `same-origin`: the token-bearing URL never leaves as a Referer to another site, and
+        // a form POST still carries the page's Origin (`no-referrer` would make it `null`).
+        .insert_header((header::REFERRER_POLICY, "same-origin"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .body(body);
     if let Ok(v) = HeaderValue::from_str(&csp(nonce, frame_ancestors)) {

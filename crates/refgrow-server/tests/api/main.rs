@@ -7,6 +7,7 @@
 mod helpers;
 
 mod affiliates;
+mod browser;
 mod client;
 mod embed;
 mod foundation;
