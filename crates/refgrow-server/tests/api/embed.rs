@@ -486,3 +486,54 @@ async fn the_portal_never_tells_who_is_an_affiliate() {
     assert_eq!(status, StatusCode::GONE);
     assert!(html.contains("cannot be used"));
 }
+
+/// The first-paint figure of the README: server time of the dashboard for an affiliate with
+/// 10,000 conversions (goal: under 100 ms). Run with
+/// `cargo test --release -p refgrow-server --test api dashboard_first_paint -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement: run it by name"]
+async fn dashboard_first_paint_with_10k_conversions() {
+    let app = spawn_app().await;
+    let a = app.affiliate("big@x.io", "Big").await;
+    let code = a["referralCode"].as_str().unwrap().to_string();
+    let n: usize = std::env::var("CONVERSIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let started = std::time::Instant::now();
+    let mut done = 0;
+    while done < n {
+        let batch = (done..(done + 16).min(n)).map(|i| {
+            app.post(
+                "/v1/referrals/convert",
+                json!({"referralCode": code, "amount": "25.00", "currency": "USD",
+                       "orderId": format!("bulk-{i}")}),
+            )
+        });
+        for r in futures_util::future::join_all(batch).await {
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        }
+        done = (done + 16).min(n);
+    }
+    eprintln!("{n} conversions recorded in {:?}", started.elapsed());
+    let t = mint(&app, json!({"affiliateId": a["id"]})).await;
+    let url = format!(
+        "{}/embed/referrals?token={}",
+        app.base,
+        t["token"].as_str().unwrap()
+    );
+    let mut times = Vec::new();
+    for _ in 0..21 {
+        let t0 = std::time::Instant::now();
+        let res = app.http.get(&url).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body = res.text().await.unwrap();
+        times.push(t0.elapsed());
+        assert!(body.contains(&format!(">{n}<")), "conversions shown");
+    }
+    times.sort();
+    eprintln!(
+        "dashboard with {n} conversions: median {:?}, max {:?} (21 loads)",
+        times[10], times[20]
+    );
+}
