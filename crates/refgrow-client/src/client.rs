@@ -290,6 +290,11 @@ impl Client {
         AffiliatesApi::new(self)
     }
 
+    /// `/v1/embed-tokens`: tokens for the embedded referral dashboard.
+    pub fn embed_tokens(&self) -> crate::resources::EmbedTokensApi<'_> {
+        crate::resources::EmbedTokensApi::new(self)
+    }
+
     /// `/v1/affiliates/invitations` and `/v1/invitations`: inviting affiliates by email.
     pub fn invitations(&self) -> crate::resources::InvitationsApi<'_> {
         crate::resources::InvitationsApi::new(self)

@@ -170,10 +170,11 @@ pub fn app_factory(
 }
 
 /// A request URI fit for the logs: the token of an invitation link (`/v1/invitations/{token}
-/// /accept`, the invitee's only credential) is replaced by `[redacted]`.
+/// /accept`, the invitee's only credential) and the value of any `token` query parameter
+/// (dashboard and sign-in links) are replaced by `[redacted]`.
 pub fn redact_uri(uri: &str) -> String {
     const PREFIX: &str = "/v1/invitations/";
-    match uri.find(PREFIX) {
+    let uri = match uri.find(PREFIX) {
         Some(at) => {
             let start = at + PREFIX.len();
             let end = uri[start..]
@@ -183,6 +184,22 @@ pub fn redact_uri(uri: &str) -> String {
             format!("{}[redacted]{}", &uri[..start], &uri[end..])
         }
         None => uri.to_string(),
+    };
+    match uri.split_once('?') {
+        Some((path, query)) if query.split('&').any(|p| p.starts_with("token=")) => {
+            let query: Vec<&str> = query
+                .split('&')
+                .map(|p| {
+                    if p.starts_with("token=") {
+                        "token=[redacted]"
+                    } else {
+                        p
+                    }
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        _ => uri,
     }
 }
 
@@ -354,6 +371,7 @@ pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
     crate::services::jobs::spawn(state.clone());
     crate::services::jobs::spawn_folder(state.clone());
     let deliveries = crate::services::delivery::spawn(state.clone());
+    crate::services::mail::spawn(state.clone());
     let factory_state = state.clone();
     let mut server =
         HttpServer::new(move || app_factory(factory_state.clone())).shutdown_timeout(20);
@@ -432,6 +450,14 @@ mod tests {
         assert_eq!(
             redact_uri("/v1/affiliates/invitations/inv_1"),
             "/v1/affiliates/invitations/inv_1"
+        );
+        assert_eq!(
+            redact_uri("/embed/referrals?theme=dark&token=rgemb_SECRET&days=7"),
+            "/embed/referrals?theme=dark&token=[redacted]&days=7"
+        );
+        assert_eq!(
+            redact_uri("/portal/signin?token=rgml_SECRET"),
+            "/portal/signin?token=[redacted]"
         );
     }
 }

@@ -237,6 +237,59 @@ pub struct Config {
         global = true
     )]
     pub db_pool_timeout_ms: u64,
+
+    /// The affiliate's side: dashboard tokens, magic links and email.
+    #[command(flatten)]
+    pub affiliate_side: AffiliateSideConfig,
+}
+
+/// Settings of the affiliate's side: the embedded dashboard, the portal and email.
+#[derive(Debug, Clone, Args)]
+pub struct AffiliateSideConfig {
+    /// Seconds a dashboard token (`POST /v1/embed-tokens`, portal sign-in) stays valid.
+    #[arg(
+        long,
+        env = "REFGROW_EMBED_TOKEN_SECS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(60..=86400),
+        global = true
+    )]
+    pub embed_token_secs: u64,
+
+    /// Seconds a portal sign-in link stays valid (single use).
+    #[arg(
+        long,
+        env = "REFGROW_MAGIC_LINK_SECS",
+        default_value_t = 900,
+        value_parser = clap::value_parser!(u64).range(60..=86400),
+        global = true
+    )]
+    pub magic_link_secs: u64,
+
+    /// Where mail is sent: `smtp://host:port` (plain, or STARTTLS when offered),
+    /// `smtps://user:pass@host:465` (TLS). Unset: no mail; the API returns the URLs.
+    #[arg(long, env = "REFGROW_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<Redacted>,
+
+    /// The sender of mail.
+    #[arg(
+        long,
+        env = "REFGROW_MAIL_FROM",
+        default_value = "Refgrow <refgrow@localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+}
+
+impl Default for AffiliateSideConfig {
+    fn default() -> Self {
+        AffiliateSideConfig {
+            embed_token_secs: 3600,
+            magic_link_secs: 900,
+            smtp_url: None,
+            mail_from: "Refgrow <refgrow@localhost>".into(),
+        }
+    }
 }
 
 /// A setting that is a secret: shown as `***` by `Debug`.
@@ -294,6 +347,7 @@ impl Config {
             click_spill_path: None,
             shutdown_timeout_secs: 60,
             db_pool_timeout_ms: 2000,
+            affiliate_side: AffiliateSideConfig::default(),
         }
     }
 

@@ -22,6 +22,7 @@ pub mod idgen;
 pub mod metrics;
 pub mod netguard;
 pub mod openapi;
+pub mod pages;
 pub mod ratelimit;
 pub mod routes;
 pub mod secrets;

@@ -475,6 +475,17 @@ pub fn operations() -> Vec<Op> {
         .body(body::<dto::AcceptInvitation>())
         .ok(201, json::<dto::AffiliateResponse>())
         .public(),
+        // Embedded dashboard.
+        op(
+            Post,
+            "/v1/embed-tokens",
+            "createEmbedToken",
+            "embed",
+            "A short-lived token for one affiliate's embedded referral dashboard (finds or enrols the affiliate by email; idempotent on tenantId)",
+        )
+        .body(body::<dto::CreateEmbedToken>())
+        .example(serde_json::json!({"email": "jane@example.com", "name": "Jane Doe", "tenantId": "user_42"}))
+        .ok(201, json::<dto::EmbedToken>()),
         // Tracking.
         op(
             Post,
@@ -1069,6 +1080,10 @@ const TAGS: &[(&str, &str)] = &[
     ("keys", "API keys and the audit log of every mutating call"),
     ("affiliates", "The people who refer customers"),
     ("invitations", "Inviting affiliates by email"),
+    (
+        "embed",
+        "The embeddable referral dashboard: tokens that open one affiliate's dashboard",
+    ),
     ("tracking", "Referral links, clicks and customers"),
     ("sales", "Conversions, transactions and refunds"),
     ("commissions", "What affiliates earn, and its approval"),
@@ -1260,6 +1275,8 @@ fn build_paths() -> (OpenApi, Vec<headers::OpHeaders>) {
         .schema_from::<dto::InvitationList>()
         .schema_from::<dto::InvitationResponse>()
         .schema_from::<dto::AcceptInvitation>()
+        .schema_from::<dto::CreateEmbedToken>()
+        .schema_from::<dto::EmbedToken>()
         .schema_from::<dto::TrackClick>()
         .schema_from::<dto::Click>()
         .schema_from::<dto::CreateCustomer>()

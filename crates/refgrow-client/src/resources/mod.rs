@@ -64,6 +64,7 @@ macro_rules! resource_handle {
 
 mod affiliates;
 mod commissions;
+mod embed;
 mod events;
 mod invitations;
 mod keys;
@@ -76,6 +77,7 @@ mod webhooks;
 
 pub use affiliates::{AffiliatesApi, ListAffiliates};
 pub use commissions::{CommissionsApi, ListCommissions};
+pub use embed::EmbedTokensApi;
 pub use events::{EventsApi, ListEvents};
 pub use invitations::{InvitationsApi, ListInvitations};
 pub use keys::{ApiKeysApi, AuditLogApi, ListAuditLog};

@@ -705,6 +705,7 @@ pub mod api_keys;
 pub mod commissions;
 pub mod conversions;
 pub mod customers;
+pub mod embed;
 pub mod events;
 pub mod idempotency;
 pub mod invitations;

@@ -333,3 +333,49 @@ diesel::table! {
         paid_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    embed_settings (program_id) {
+        program_id -> Text,
+        origins -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    embed_tenants (program_id, tenant_id) {
+        program_id -> Text,
+        tenant_id -> Text,
+        affiliate_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    access_tokens (token_hash) {
+        token_hash -> Text,
+        kind -> Text,
+        program_id -> Text,
+        affiliate_id -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> Text,
+        program_id -> Text,
+        invitation_id -> Nullable<Text>,
+        to_addr -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        sent_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}

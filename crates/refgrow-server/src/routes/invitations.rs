@@ -21,7 +21,7 @@ use crate::auth::Auth;
 use crate::db::invitations::{self as store, StatusFilter};
 use crate::error::ApiError;
 use crate::extract::{page, path_id, ApiJson, ApiQuery};
-use crate::services::{affiliates, invitations, program};
+use crate::services::{affiliates, invitations, mail, program};
 use crate::state::AppState;
 
 /// Registers the routes (inside `/v1`).
@@ -42,6 +42,7 @@ async fn create(
     let now = state.clock.now_ms();
     let base = state.config.public_base();
     let days = state.config.invitation_days;
+    let mailing = mail::enabled(&state.config);
     let batch = state
         .db
         .write(move |c| {
@@ -52,7 +53,12 @@ async fn create(
                 key_id: auth.key_id.clone(),
                 label,
             };
-            invitations::create_batch(c, &prog, &body, days, now, &base, Some(&sender))
+            let batch =
+                invitations::create_batch(c, &prog, &body, days, now, &base, Some(&sender))?;
+            if mailing {
+                mail::enqueue_invitations(c, &prog, &batch, now)?;
+            }
+            Ok(batch)
         })
         .await?;
     Ok(created(batch))
@@ -87,8 +93,12 @@ async fn list(
             Ok(InvitationList {
                 invitations: rows
                     .iter()
-                    .map(|r| invitations::to_dto(r, now, None, &base))
-                    .collect(),
+                    .map(|r| {
+                        let mut dto = invitations::to_dto(r, now, None, &base);
+                        dto.mail = mail::status_of_invitation(c, &r.id)?;
+                        Ok(dto)
+                    })
+                    .collect::<Result<_, ApiError>>()?,
                 total,
                 limit,
                 offset,
@@ -110,7 +120,9 @@ async fn get(
         .db
         .read(move |c| {
             let row = invitations::load(c, &auth.program_id, id.as_str())?;
-            Ok(invitations::to_dto(&row, now, None, &base))
+            let mut dto = invitations::to_dto(&row, now, None, &base);
+            dto.mail = mail::status_of_invitation(c, &row.id)?;
+            Ok(dto)
         })
         .await?;
     Ok(ok(InvitationResponse { invitation }))

@@ -11,6 +11,7 @@ pub mod commissions;
 pub mod compat;
 pub mod conversions;
 pub mod customers;
+pub mod embed;
 pub mod events;
 pub mod health;
 pub mod invitations;
@@ -41,6 +42,7 @@ async fn openapi_json() -> HttpResponse {
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
+    crate::pages::configure(cfg);
     tracking::configure_public(cfg);
     compat::configure_root(cfg);
     cfg.service(
@@ -55,6 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(program::configure)
             .configure(api_keys::configure)
             .configure(invitations::configure)
+            .configure(embed::configure)
             .configure(stats::configure)
             .configure(affiliates::configure)
             .configure(commissions::configure)

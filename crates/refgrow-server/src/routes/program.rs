@@ -20,7 +20,11 @@ async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, Api
     let sealer = state.secrets.clone();
     let program = state
         .db
-        .read(move |c| program::to_dto(&program::load(c, &auth.program_id)?, &sealer))
+        .read(move |c| {
+            let mut program = program::to_dto(&program::load(c, &auth.program_id)?, &sealer)?;
+            program.embed_origins = crate::services::embed::origins(c, &auth.program_id)?;
+            Ok(program)
+        })
         .await?;
     Ok(ok(ProgramResponse { program }))
 }
@@ -38,8 +42,14 @@ async fn patch(
         .write(move |c| {
             use diesel::Connection;
             c.transaction(|c| {
+                let origins = body.embed_origins.clone();
                 let row = program::update(c, &sealer, &auth.program_id, body, now)?;
-                program::to_dto(&row, &sealer)
+                let mut program = program::to_dto(&row, &sealer)?;
+                program.embed_origins = match origins {
+                    Some(list) => crate::services::embed::set_origins(c, &row.id, &list, now)?,
+                    None => crate::services::embed::origins(c, &row.id)?,
+                };
+                Ok(program)
             })
         })
         .await?;

@@ -78,6 +78,7 @@ pub fn to_dto(row: &InvitationRow, now: i64, token: Option<&str>, public_base: &
             }),
         token: token.map(str::to_string),
         accept_url: token.map(|t| accept_url(public_base, t)),
+        mail: None,
     }
 }
 

@@ -46,6 +46,14 @@ pub fn spawn(state: AppState) {
                 Ok(n) => log::info!("approved {n} commissions past their hold period"),
                 Err(e) => log::warn!("background jobs failed, will retry: {e}"),
             }
+            let cutoff = state.clock.now_ms().saturating_sub(crate::clock::DAY_MS);
+            if let Err(e) = state
+                .db
+                .write(move |c| Ok(crate::db::embed::prune_tokens(c, cutoff)?))
+                .await
+            {
+                log::warn!("pruning expired dashboard tokens failed, will retry: {e}");
+            }
             match prune_idempotency(&state).await {
                 Ok(0) => {}
                 Ok(n) => log::info!("pruned {n} idempotency records older than 24 hours"),

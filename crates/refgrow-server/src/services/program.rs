@@ -166,6 +166,8 @@ pub fn to_dto(row: &ProgramRow, sealer: &crate::secrets::Sealer) -> Result<Progr
                 Err(_) => "whsec_… (encrypted under another REFGROW_SECRET_KEY)".to_string(),
             }
         }),
+        // Filled by the program routes from `embed_settings` (see `services::embed`).
+        embed_origins: Vec::new(),
         created_at: ms_to_datetime(row.created_at),
         updated_at: ms_to_datetime(row.updated_at),
     })

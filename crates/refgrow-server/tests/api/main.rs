@@ -7,19 +7,23 @@
 mod helpers;
 
 mod affiliates;
+mod browser;
 mod client;
 mod compat;
 mod durability;
+mod embed;
 mod foundation;
 mod history;
 mod integrity;
 mod invitations;
+mod mail;
 mod money;
 mod openapi;
 mod operations;
 mod payouts;
 mod sales;
 mod security;
+mod smtp_sink;
 mod stats;
 mod stripe;
 mod tracking;

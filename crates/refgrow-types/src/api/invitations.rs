@@ -83,6 +83,27 @@ pub struct Invitation {
     /// the create response, like `token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accept_url: Option<String>,
+    /// The invitation mail, when the server sends mail (`REFGROW_SMTP_URL`): shown by the
+    /// fetch and list calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<InvitationMail>,
+}
+
+/// Where the mail of an invitation stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationMail {
+    /// `queued` (not sent yet; `lastError` says why when an attempt failed) or `sent`.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// Why the last attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When it was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 /// The API key that sent an invitation.

@@ -61,6 +61,9 @@ pub struct Program {
     pub commission: CommissionRule,
     /// The Stripe signing secret, masked (`whsec_…abcd`), or null when unset.
     pub stripe_webhook_secret: Option<String>,
+    /// Origins allowed to frame the embedded referral dashboard (`https://app.example.com`).
+    #[serde(default)]
+    pub embed_origins: Vec<String>,
     /// When created.
     pub created_at: DateTime<Utc>,
     /// When last changed.
@@ -121,4 +124,8 @@ pub struct UpdateProgram {
         skip_serializing_if = "Option::is_none"
     )]
     pub stripe_webhook_secret: Option<Option<String>>,
+    /// Origins allowed to frame the embedded dashboard, replaced whole (at most 20 of
+    /// `scheme://host[:port]`; `[]` allows none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embed_origins: Option<Vec<String>>,
 }
