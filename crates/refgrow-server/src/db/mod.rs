@@ -223,7 +223,7 @@ const PG_DEFAULTS: [(&str, &str); 4] = [
     ("keepalives_count", "3"),
 ];
 
-/// The URL with [`PG_DEFAULTS`] for the parameters it leaves out.
+/// The URL with `PG_DEFAULTS` for the parameters it leaves out.
 pub fn with_pg_defaults(conninfo: &str) -> String {
     let Ok(mut url) = url::Url::parse(conninfo) else {
         return conninfo.to_string();

@@ -124,7 +124,7 @@ impl Drop for DeferGuard {
 
 /// Runs the body of one write transaction with its rollup additions deferred: [`add`] only
 /// sums them per row, and they are written when `f` succeeds, in the one global order of
-/// the rows ([`lock_order`]), still inside the transaction.
+/// the rows (see `lock_order`), still inside the transaction.
 ///
 /// On PostgreSQL every money write touches the program's rollup row and one or two
 /// affiliates' rows; written as they came, two transactions could take them in opposite
