@@ -379,6 +379,7 @@ impl Db {
                 .max_size(size)
                 .min_idle(Some(1))
                 .connection_timeout(pool_timeout.max(Duration::from_millis(100)))
+                .test_on_check_out(false)
                 .build(manager.clone())
                 .map_err(|e| DbSetupError::Connect {
                     backend: match target.backend {
