@@ -1443,9 +1443,12 @@ async fn a_committed_call_whose_answer_was_lost_is_replayed_after_a_restart() {
         .expect("the retry gets the saved answer");
     let app = restart.await.expect("restarted");
     let keys = seen.lock().expect("lock").clone();
+    // Lost, then (usually) refused while down, then replayed. On a loaded machine the
+    // graceful stop can outlast the first retry's wait, so that retry reaches the stopping
+    // server and is replayed there: at least the lost call and one replay.
     assert!(
-        keys.len() >= 3,
-        "lost, then refused while down, then replayed: {keys:?}"
+        keys.len() >= 2,
+        "lost, then replayed (possibly refused while down in between): {keys:?}"
     );
     assert!(
         keys.iter().all(|k| k.is_some() && *k == keys[0]),
