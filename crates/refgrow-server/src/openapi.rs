@@ -21,7 +21,7 @@ pub mod webhooks;
 use std::sync::OnceLock;
 
 use refgrow_types::api as dto;
-use refgrow_types::error::{ApiErrorBody, ErrorEnvelope};
+use refgrow_types::error::ErrorEnvelope;
 use utoipa::openapi::path::{
     HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
 };
@@ -1255,62 +1255,7 @@ fn build_paths() -> (OpenApi, Vec<headers::OpHeaders>) {
                     .build(),
             ),
         )
-        // Schemas are collected from the operations (see `collect`); this list predates that
-        // and only adds what is collected anyway.
-        .schema_from::<ErrorEnvelope>()
-        .schema_from::<ApiErrorBody>()
-        .schema_from::<dto::ProgramResponse>()
-        .schema_from::<dto::UpdateProgram>()
-        .schema_from::<dto::CreateApiKey>()
-        .schema_from::<dto::CreatedApiKey>()
-        .schema_from::<dto::ApiKeyList>()
-        .schema_from::<dto::ApiKeyResponse>()
-        .schema_from::<dto::AuditLog>()
-        .schema_from::<dto::CreateAffiliate>()
-        .schema_from::<dto::AffiliateResponse>()
-        .schema_from::<dto::AffiliateList>()
-        .schema_from::<dto::UpdateAffiliate>()
-        .schema_from::<dto::CreateInvitations>()
-        .schema_from::<dto::InvitationBatch>()
-        .schema_from::<dto::InvitationList>()
-        .schema_from::<dto::InvitationResponse>()
-        .schema_from::<dto::AcceptInvitation>()
-        .schema_from::<dto::CreateEmbedToken>()
-        .schema_from::<dto::EmbedToken>()
-        .schema_from::<dto::TrackClick>()
-        .schema_from::<dto::Click>()
-        .schema_from::<dto::CreateCustomer>()
-        .schema_from::<dto::CustomerResponse>()
-        .schema_from::<dto::CreateConversion>()
-        .schema_from::<dto::Conversion>()
-        .schema_from::<dto::CreateTransaction>()
-        .schema_from::<dto::TransactionResult>()
-        .schema_from::<dto::RefundResult>()
-        .schema_from::<dto::ConversionList>()
-        .schema_from::<dto::ConversionResponse>()
-        .schema_from::<dto::CreateRefund>()
-        .schema_from::<dto::CommissionList>()
-        .schema_from::<dto::CreateCommission>()
-        .schema_from::<dto::CommissionResponse>()
-        .schema_from::<dto::ReversalResult>()
-        .schema_from::<dto::UpdateCommissionStatus>()
-        .schema_from::<dto::CreatePayoutRun>()
-        .schema_from::<dto::PayoutRun>()
-        .schema_from::<dto::PayoutList>()
-        .schema_from::<dto::PayoutResponse>()
-        .schema_from::<dto::MarkPayoutPaid>()
-        .schema_from::<dto::AffiliateStats>()
-        .schema_from::<dto::ProgramSummary>()
-        .schema_from::<dto::ReconcileReport>()
-        .schema_from::<dto::CreateWebhookEndpoint>()
-        .schema_from::<dto::UpdateWebhookEndpoint>()
-        .schema_from::<dto::WebhookEndpointResponse>()
-        .schema_from::<dto::WebhookEndpointList>()
-        .schema_from::<dto::WebhookTestResult>()
-        .schema_from::<dto::WebhookDeliveryList>()
-        .schema_from::<dto::WebhookDeliveryResponse>()
-        .schema_from::<dto::EventList>()
-        .schema_from::<dto::EventResponse>()
+        // Schemas: collected from the operations while they are built (see `collect`).
         .build();
     let api = OpenApiBuilder::new()
         .info(
