@@ -7,6 +7,7 @@
 //! inside `conn.transaction(|c| …)`. Blocking calls run on actix's blocking thread pool.
 
 pub mod health;
+pub mod sale_batch;
 pub mod schema;
 pub mod sqlite_setup;
 pub mod writer;
@@ -344,6 +345,8 @@ pub struct Db {
     write: Pool,
     /// SQLite's group-commit writer (None on PostgreSQL).
     writer: Option<writer::Writer>,
+    /// PostgreSQL's sale writers (None on SQLite).
+    sales: Option<sale_batch::SaleBatcher>,
     /// The circuit breaker (see [`health`]).
     pub health: health::Health,
     manager: ConnectionManager,
@@ -406,11 +409,23 @@ impl Db {
                 })?),
                 Backend::Postgres => None,
             };
+        let sales = match target.backend {
+            Backend::Postgres => {
+                Some(sale_batch::SaleBatcher::start(write.clone()).map_err(|e| {
+                    DbSetupError::Connect {
+                        backend: "PostgreSQL",
+                        reason: format!("cannot start the sale writers: {e}"),
+                    }
+                })?)
+            }
+            Backend::Sqlite => None,
+        };
         Ok(Db {
             backend: target.backend,
             read,
             write,
             writer,
+            sales,
             health: health::Health::default(),
             manager,
         })
@@ -478,6 +493,26 @@ impl Db {
                 }))
                 .await
             }
+        }
+    }
+
+    /// Whether sales can be written by [`Db::write_sale`] (PostgreSQL).
+    pub fn batches_sales(&self) -> bool {
+        self.sales.is_some()
+    }
+
+    /// Writes a sale planned outside a transaction with others in one statement (see
+    /// [`sale_batch`]); answers once it is committed: the sale back, and whether its
+    /// conversion was inserted
+    /// (false: its order id was taken, and nothing of it was written). PostgreSQL only: on
+    /// SQLite ([`Db::batches_sales`] false) sales go through [`Db::write`].
+    pub async fn write_sale(
+        &self,
+        sale: sales::SaleWrite,
+    ) -> Result<(sales::SaleWrite, bool), ApiError> {
+        match &self.sales {
+            Some(b) => self.guard(b.write(sale)).await,
+            None => Err(ApiError::internal("sale batches are for PostgreSQL")),
         }
     }
 

@@ -19,7 +19,7 @@ use super::conversions::ConversionRow;
 use super::stats_deltas::Change;
 use crate::services::events::Prepared;
 
-const WRITE_SALE: &str = "\
+const WRITE_SALES: &str = "\
 WITH conv AS (
   INSERT INTO conversions (id, program_id, affiliate_id, customer_id, customer_key,
     referral_code, order_id, request_hash, amount_minor, currency, refunded_minor, status,
@@ -27,7 +27,8 @@ WITH conv AS (
   SELECT id, program_id, affiliate_id, customer_id, customer_key, referral_code, order_id,
     request_hash, amount_minor, currency, refunded_minor, status, product_id,
     no_commission_reason, created_at, updated_at
-  FROM jsonb_populate_record(NULL::conversions, $1::jsonb)
+  FROM jsonb_populate_recordset(NULL::conversions, $1::jsonb)
+  ORDER BY program_id, order_id, id
   ON CONFLICT DO NOTHING
   RETURNING id
 ), comm AS (
@@ -40,20 +41,23 @@ WITH conv AS (
     description, payout_id, on_hold, reason, source_commission_id, created_at, updated_at,
     approved_at, paid_at, reversed_at
   FROM jsonb_populate_recordset(NULL::commissions, $2::jsonb)
-  WHERE EXISTS (SELECT 1 FROM conv)
+  WHERE conversion_id IN (SELECT id FROM conv)
 ), deltas AS (
   INSERT INTO stats_deltas (program_id, affiliate_id, day, currency, clicks, signups,
     conversions, revenue_minor, refunded_minor, pending_minor, approved_minor, paid_minor,
     reversed_minor)
-  SELECT program_id, affiliate_id, day, currency, clicks, signups, conversions,
-    revenue_minor, refunded_minor, pending_minor, approved_minor, paid_minor, reversed_minor
-  FROM jsonb_populate_recordset(NULL::stats_deltas, $3::jsonb)
-  WHERE EXISTS (SELECT 1 FROM conv)
+  SELECT d.program_id, d.affiliate_id, d.day, d.currency, d.clicks, d.signups, d.conversions,
+    d.revenue_minor, d.refunded_minor, d.pending_minor, d.approved_minor, d.paid_minor,
+    d.reversed_minor
+  FROM jsonb_array_elements($3::jsonb) x,
+    LATERAL jsonb_populate_record(NULL::stats_deltas, x) d
+  WHERE x->>'sale' IN (SELECT id FROM conv)
 ), ev AS (
   INSERT INTO events (id, program_id, event_type, payload, created_at)
-  SELECT id, program_id, event_type, payload, created_at
-  FROM jsonb_populate_recordset(NULL::events, $4::jsonb)
-  WHERE EXISTS (SELECT 1 FROM conv)
+  SELECT e.id, e.program_id, e.event_type, e.payload, e.created_at
+  FROM jsonb_array_elements($4::jsonb) x,
+    LATERAL jsonb_populate_record(NULL::events, x) e
+  WHERE x->>'sale' IN (SELECT id FROM conv)
   RETURNING id
 ), dl AS (
   INSERT INTO webhook_deliveries (id, program_id, endpoint_id, event_id, status, attempts,
@@ -61,9 +65,9 @@ WITH conv AS (
   SELECT d.id, d.program_id, d.endpoint_id, d.event_id, d.status, d.attempts,
     d.next_attempt_at, d.created_at, d.updated_at
   FROM jsonb_populate_recordset(NULL::webhook_deliveries, $5::jsonb) d
-  WHERE EXISTS (SELECT 1 FROM conv) AND d.event_id IN (SELECT id FROM ev)
+  WHERE d.event_id IN (SELECT id FROM ev)
 )
-SELECT count(*) FROM conv";
+SELECT id FROM conv";
 
 /// The statement with its five JSON arguments. Its SQL never changes, so diesel prepares it
 /// once per connection and keeps it (a `sql_query` would be parsed and planned by the
@@ -78,7 +82,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for WriteSale {
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
         // `$n` in the text is the n-th argument; each appears once, in order.
-        let mut rest = WRITE_SALE;
+        let mut rest = WRITE_SALES;
         let mut next = 0;
         while let Some(at) = rest.find('$') {
             out.push_sql(&rest[..at]);
@@ -102,7 +106,7 @@ impl diesel::query_builder::QueryId for WriteSale {
 }
 
 impl diesel::query_builder::Query for WriteSale {
-    type SqlType = diesel::sql_types::BigInt;
+    type SqlType = Text;
 }
 
 impl RunQueryDsl<PgConnection> for WriteSale {}
@@ -145,48 +149,60 @@ fn change_json(program_id: &str, ch: &Change) -> Value {
     })
 }
 
-/// Writes a sale in one statement (see the module). Returns whether the conversion was
-/// inserted (false: its order id was taken, and nothing was written).
-pub fn write_pg(
-    c: &mut PgConnection,
-    conversion: &ConversionRow,
-    commissions: &[CommissionRow],
-    changes: &[Change],
-    events: &Prepared,
-) -> QueryResult<bool> {
-    let program_id = conversion.program_id.as_str();
-    let comms: Vec<Value> = commissions.iter().map(commission_json).collect();
-    let deltas: Vec<Value> = changes
-        .iter()
-        .map(|ch| change_json(program_id, ch))
-        .collect();
-    let evs: Vec<Value> = events
-        .events
-        .iter()
-        .map(|e| {
+/// Everything one sale writes, computed before it is written.
+#[derive(Debug)]
+pub struct SaleWrite {
+    /// The conversion.
+    pub conversion: ConversionRow,
+    /// Its commissions.
+    pub commissions: Vec<CommissionRow>,
+    /// Its rollup deltas.
+    pub changes: Vec<Change>,
+    /// Its events and their deliveries.
+    pub events: Prepared,
+}
+
+/// Writes sales in one statement (see the module): each sale whose conversion was inserted
+/// is written whole, each whose order id was taken not at all. Returns the ids of the
+/// conversions inserted. A single statement is atomic: outside a transaction it commits
+/// (or fails) as one.
+pub fn write_pg(c: &mut PgConnection, sales: &[&SaleWrite]) -> QueryResult<Vec<String>> {
+    let mut convs = Vec::with_capacity(sales.len());
+    let mut comms = Vec::new();
+    let mut deltas = Vec::new();
+    let mut evs = Vec::new();
+    let mut dels = Vec::new();
+    for sale in sales {
+        let conversion = &sale.conversion;
+        let sale_id = conversion.id.as_str();
+        let program_id = conversion.program_id.as_str();
+        convs.push(conversion_json(conversion));
+        comms.extend(sale.commissions.iter().map(commission_json));
+        deltas.extend(sale.changes.iter().map(|ch| {
+            let mut v = change_json(program_id, ch);
+            v["sale"] = json!(sale_id);
+            v
+        }));
+        let events = &sale.events;
+        evs.extend(events.events.iter().map(|e| {
             json!({"id": e.id, "program_id": events.program_id, "event_type": e.event_type,
-                   "payload": e.payload, "created_at": events.now})
-        })
-        .collect();
-    let dels: Vec<Value> = events
-        .deliveries
-        .iter()
-        .map(|d| {
+                   "payload": e.payload, "created_at": events.now, "sale": sale_id})
+        }));
+        dels.extend(events.deliveries.iter().map(|d| {
             json!({"id": d.id, "program_id": events.program_id, "endpoint_id": d.endpoint_id,
                    "event_id": d.event_id, "status": "pending", "attempts": 0,
                    "next_attempt_at": events.now, "created_at": events.now,
                    "updated_at": events.now})
-        })
-        .collect();
+        }));
+    }
     let q = WriteSale {
         args: [
-            conversion_json(conversion).to_string(),
+            Value::Array(convs).to_string(),
             Value::Array(comms).to_string(),
             Value::Array(deltas).to_string(),
             Value::Array(evs).to_string(),
             Value::Array(dels).to_string(),
         ],
     };
-    let inserted: i64 = q.get_result(c)?;
-    Ok(inserted > 0)
+    q.load(c)
 }

@@ -63,6 +63,13 @@ fn recorded_answer(r: &Recorded) -> Result<Answer, ApiError> {
     }
 }
 
+/// What a `convert` call names, found and checked.
+struct Resolved {
+    prog: ProgramRow,
+    endpoints: Option<Vec<(String, Option<String>)>>,
+    sale: NewSale,
+}
+
 /// Resolves who referred a `convert` call, checks it, and records the sale.
 fn convert_in_tx(
     c: &mut DbConn,
@@ -72,6 +79,21 @@ fn convert_in_tx(
     request_hash: String,
     now: i64,
 ) -> Result<Answer, ApiError> {
+    let r = resolve(c, program_id, body, hint, request_hash, now)?;
+    let recorded = conversions::record_sale_with(c, &r.prog, r.sale, now, r.endpoints.as_deref())?;
+    recorded_answer(&recorded)
+}
+
+/// Resolves who referred a `convert` call and checks it. Writes only when the body names a
+/// new customer (`customer.key`), which it binds.
+fn resolve(
+    c: &mut DbConn,
+    program_id: &str,
+    body: &CreateConversion,
+    hint: Option<&str>,
+    request_hash: String,
+    now: i64,
+) -> Result<Resolved, ApiError> {
     // On PostgreSQL the program and the affiliate the click path's cache named are read
     // together (SQLite caches the program in memory).
     let mut by_hint = None;
@@ -167,10 +189,10 @@ fn convert_in_tx(
         check_self_referral(&affiliate, cu.email.as_deref())?;
     }
     let product_id = pick_product(&prog, body)?;
-    let recorded = conversions::record_sale_with(
-        c,
-        &prog,
-        NewSale {
+    Ok(Resolved {
+        prog,
+        endpoints,
+        sale: NewSale {
             affiliate,
             customer,
             order_id: body.order_id.clone(),
@@ -178,10 +200,54 @@ fn convert_in_tx(
             amount,
             product_id,
         },
-        now,
-        endpoints.as_deref(),
-    )?;
-    recorded_answer(&recorded)
+    })
+}
+
+/// A `convert` call on PostgreSQL that needs no transaction of its own: no
+/// `Idempotency-Key` (its record is written with the sale), no customer (its first payment
+/// is written with the sale), and a price that needs no lock. It is resolved and priced
+/// on a reading connection, then written with other sales in one statement
+/// ([`crate::db::sale_batch`]). None: the call needs a transaction; record it in one.
+async fn convert_batched(
+    state: &AppState,
+    program_id: &str,
+    body: &CreateConversion,
+    hint: Option<&str>,
+    request_hash: &str,
+    now: i64,
+) -> Result<Option<Answer>, ApiError> {
+    let (program_id, body, hint, hash) = (
+        program_id.to_string(),
+        body.clone(),
+        hint.map(str::to_string),
+        request_hash.to_string(),
+    );
+    let planned = state
+        .db
+        .read(move |c| {
+            let r = resolve(c, &program_id, &body, hint.as_deref(), hash, now)?;
+            if r.sale.customer.is_some() {
+                return Ok(None);
+            }
+            let plan =
+                conversions::plan_sale(c, &r.prog, r.sale, now, r.endpoints.as_deref(), false)?;
+            Ok(plan.map(|p| (r.prog, p)))
+        })
+        .await?;
+    let Some((prog, planned)) = planned else {
+        return Ok(None);
+    };
+    let order = planned.conversion.order_id.clone().unwrap_or_default();
+    let hash = planned.conversion.request_hash.clone();
+    let (planned, inserted) = state.db.write_sale(planned).await?;
+    if inserted {
+        return recorded_answer(&conversions::recorded(planned)).map(Some);
+    }
+    let recorded = state
+        .db
+        .read(move |c| conversions::replay_of(c, &prog, &order, &hash))
+        .await?;
+    recorded_answer(&recorded).map(Some)
 }
 
 /// Finds or creates the customer named in a conversion; an existing binding is kept.
@@ -273,6 +339,17 @@ pub async fn convert_sale(
             .map(|r| r.affiliate_id),
         None => None,
     };
+    if state.db.batches_sales()
+        && body.customer.is_none()
+        && body.customer_key.is_none()
+        && key_of(&req)?.is_none()
+    {
+        if let Some(answer) =
+            convert_batched(&state, &program_id, &body, hint.as_deref(), &hash, now).await?
+        {
+            return Ok(answer.into_response());
+        }
+    }
     write_once(&state, &req, &auth.program_id, print, move |c| {
         convert_in_tx(c, &program_id, &body, hint.as_deref(), hash, now)
     })

@@ -28,6 +28,7 @@ use crate::db::conversions::{self as store, ConversionRow};
 use crate::db::customers::{self as customer_store, CustomerRow};
 use crate::db::programs::ProgramRow;
 use crate::db::rollups::{self, Delta};
+pub use crate::db::sales::SaleWrite;
 use crate::db::schema::refunds;
 use crate::db::stats_deltas::{self, Change};
 use crate::db::{is_unique_violation, DbConn};
@@ -70,7 +71,9 @@ fn status_blocks_earning(aff: &AffiliateRow) -> Option<String> {
     }
 }
 
-fn replay_of(
+/// The sale recorded before under `order_id`, answered as a replay, or a conflict when it
+/// was recorded with other values (`request_hash`).
+pub fn replay_of(
     c: &mut DbConn,
     prog: &ProgramRow,
     order_id: &str,
@@ -104,16 +107,20 @@ fn affiliate_and_count(
     row: &AffiliateRow,
     first_payment_at: Option<i64>,
     now: i64,
-) -> Result<(AffiliateRow, u64), ApiError> {
+    may_lock: bool,
+) -> Result<Option<(AffiliateRow, u64)>, ApiError> {
     let may_earn = rule.payment_earns(first_payment_at.map(ms_to_datetime), ms_to_datetime(now));
     if rule.tiers.is_empty() || !may_earn || status_blocks_earning(row).is_some() {
-        return Ok((row.clone(), 0));
+        return Ok(Some((row.clone(), 0)));
+    }
+    if !may_lock {
+        return Ok(None);
     }
     let count = stats_deltas::locked_conversion_count(c, &prog.id, &row.id)?;
     // Read again after the lock: a suspension committed meanwhile applies.
     let fresh = affiliate_store::find(c, &prog.id, &row.id)?
         .ok_or_else(|| ApiError::not_found("affiliate"))?;
-    Ok((fresh, count.max(0) as u64))
+    Ok(Some((fresh, count.max(0) as u64)))
 }
 
 /// Adds a change to the list, merged with an earlier one of the same affiliate and currency.
@@ -151,9 +158,76 @@ pub fn record_sale_with(
     now: i64,
     endpoints: Option<&[(String, Option<String>)]>,
 ) -> Result<Recorded, ApiError> {
+    let customer = sale.customer.clone();
+    let order = sale.order_id.clone().unwrap_or_default();
+    let request_hash = sale.request_hash.clone();
+    let planned = plan_sale(c, prog, sale, now, endpoints, true)?
+        .ok_or_else(|| ApiError::internal("a sale planned with its lock needs no other"))?;
+    // Everything is known: write it, or find that the order id was taken (a replay).
+    let inserted = match c {
+        DbConn::Pg(pg) => {
+            crate::db::sales::write_pg(pg, &[&planned])?.contains(&planned.conversion.id)
+        }
+        DbConn::Sqlite(_) => {
+            let inserted = store::insert_new(c, &planned.conversion)?;
+            if inserted {
+                for cm in &planned.commissions {
+                    commission_store::insert(c, cm)?;
+                }
+                stats_deltas::append(c, &prog.id, &planned.changes)?;
+                events::write(c, &planned.events)?;
+            }
+            inserted
+        }
+    };
+    if !inserted {
+        return replay_of(c, prog, &order, &request_hash);
+    }
+    if let Some(mut cu) = customer {
+        if cu.first_payment_at.is_none() {
+            cu.first_payment_at = Some(now);
+            customer_store::update(c, &cu)?;
+        }
+    }
+    Ok(recorded(planned))
+}
+
+/// A sale just written, as the caller answers it.
+pub fn recorded(planned: SaleWrite) -> Recorded {
+    Recorded {
+        conversion: planned.conversion,
+        commissions: planned.commissions,
+        replay: false,
+    }
+}
+
+/// Prices a sale and builds every row it writes, without writing: the conversion, its
+/// commissions, its rollup deltas and its events. `may_lock` says whether the caller is in
+/// a transaction that may lock the affiliate's row: a rule with tiers prices a sale by the
+/// affiliate's earlier sales, counted under that lock; without it such a sale is not
+/// planned (None), and the caller records it in a transaction ([`record_sale`]).
+pub fn plan_sale(
+    c: &mut DbConn,
+    prog: &ProgramRow,
+    sale: NewSale,
+    now: i64,
+    endpoints: Option<&[(String, Option<String>)]>,
+    may_lock: bool,
+) -> Result<Option<SaleWrite>, ApiError> {
     let rule = program::rule(prog)?;
     let first_payment_at = sale.customer.as_ref().and_then(|cu| cu.first_payment_at);
-    let (aff, prior) = affiliate_and_count(c, prog, &rule, &sale.affiliate, first_payment_at, now)?;
+    let Some((aff, prior)) = affiliate_and_count(
+        c,
+        prog,
+        &rule,
+        &sale.affiliate,
+        first_payment_at,
+        now,
+        may_lock,
+    )?
+    else {
+        return Ok(None);
+    };
     let pricing = rule.price(&Sale {
         amount: sale.amount,
         program_currency: program::currency(prog),
@@ -271,36 +345,12 @@ pub fn record_sale_with(
         Some(eps) => events::prepare_with(&prog.id, &batch, now, eps),
         None => events::prepare(c, &prog.id, &batch, now)?,
     };
-    // Everything is known: write it, or find that the order id was taken (a replay).
-    let inserted = match c {
-        DbConn::Pg(pg) => crate::db::sales::write_pg(pg, &row, &created, &changes, &prepared)?,
-        DbConn::Sqlite(_) => {
-            let inserted = store::insert_new(c, &row)?;
-            if inserted {
-                for cm in &created {
-                    commission_store::insert(c, cm)?;
-                }
-                stats_deltas::append(c, &prog.id, &changes)?;
-                events::write(c, &prepared)?;
-            }
-            inserted
-        }
-    };
-    if !inserted {
-        let order = sale.order_id.as_deref().unwrap_or_default();
-        return replay_of(c, prog, order, &sale.request_hash);
-    }
-    if let Some(mut cu) = sale.customer {
-        if cu.first_payment_at.is_none() {
-            cu.first_payment_at = Some(now);
-            customer_store::update(c, &cu)?;
-        }
-    }
-    Ok(Recorded {
+    Ok(Some(SaleWrite {
         conversion: row,
         commissions: created,
-        replay: false,
-    })
+        changes,
+        events: prepared,
+    }))
 }
 
 /// The API view of a conversion with its commissions (the referring affiliate's is shown).
