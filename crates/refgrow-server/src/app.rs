@@ -63,7 +63,7 @@ pub struct Running {
     /// The server future; await it (or spawn it) to serve.
     pub server: Server,
     /// The webhook delivery worker (stopped by [`shutdown`]).
-    pub deliveries: crate::services::delivery::Deliveries,
+    pub deliveries: crate::workers::delivery::Deliveries,
 }
 
 /// The request id header.
@@ -368,10 +368,10 @@ pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
         db.clone(),
         Duration::from_millis(config.click_flush_ms.max(1)),
     );
-    crate::services::jobs::spawn(state.clone());
-    crate::services::jobs::spawn_folder(state.clone());
-    let deliveries = crate::services::delivery::spawn(state.clone());
-    crate::services::mail::spawn(state.clone());
+    crate::workers::jobs::spawn(state.clone());
+    crate::workers::jobs::spawn_folder(state.clone());
+    let deliveries = crate::workers::delivery::spawn(state.clone());
+    crate::workers::mail::spawn(state.clone());
     let factory_state = state.clone();
     let mut server =
         HttpServer::new(move || app_factory(factory_state.clone())).shutdown_timeout(20);
@@ -399,7 +399,7 @@ pub struct Stopped {
     /// The clicks.
     pub clicks: crate::clicks::StopReport,
     /// The webhook deliveries in flight.
-    pub deliveries: crate::services::delivery::DeliveriesStopped,
+    pub deliveries: crate::workers::delivery::DeliveriesStopped,
 }
 
 impl Stopped {
@@ -418,7 +418,7 @@ impl Stopped {
 /// `REFGROW_SHUTDOWN_TIMEOUT_SECS`, then spilled to disk), the audit log is flushed.
 pub async fn shutdown(
     state: &AppState,
-    deliveries: &crate::services::delivery::Deliveries,
+    deliveries: &crate::workers::delivery::Deliveries,
 ) -> Stopped {
     let timeout = Duration::from_secs(state.config.shutdown_timeout_secs);
     let webhook_wait = Duration::from_secs(state.config.webhook_timeout_secs.saturating_add(2));

@@ -10,7 +10,7 @@ use crate::clock::{ms_to_datetime, Clock};
 use crate::config::Config;
 use crate::db::{api_keys, programs, Db};
 use crate::error::ApiError;
-use crate::idgen::{hash_secret, new_id, random_base62};
+use crate::services::api_keys::create_key;
 
 /// Refgrow: a self-hosted, API-first affiliate and referral platform.
 #[derive(Debug, Parser)]
@@ -127,32 +127,6 @@ pub enum KeyAction {
         /// The old key's id (`key_…`).
         key_id: String,
     },
-}
-
-/// Creates a key for a program: returns (id, secret).
-pub fn create_key(
-    c: &mut crate::db::DbConn,
-    program_id: &str,
-    label: Option<String>,
-    read_only: bool,
-    now: i64,
-) -> Result<(String, String), ApiError> {
-    let secret = format!("rg_{}", random_base62(40));
-    let row = api_keys::ApiKeyRow {
-        id: new_id("key_"),
-        program_id: program_id.to_string(),
-        label,
-        key_hash: hash_secret(&secret),
-        key_prefix: secret.chars().take(10).collect(),
-        scopes: if read_only { "read" } else { "read,write" }.to_string(),
-        created_at: now,
-        last_used_at: None,
-        revoked_at: None,
-        rate_limit_per_sec: None,
-        expires_at: None,
-    };
-    api_keys::insert(c, &row)?;
-    Ok((row.id, secret))
 }
 
 /// Runs a non-serving command, printing its result; returns the process exit code.

@@ -22,6 +22,10 @@ use serde_json::json;
 /// The message of [`ApiError::unavailable`].
 const DB_DOWN_MESSAGE: &str = "The database is not reachable right now; retry shortly";
 
+/// The `Retry-After` (seconds) of answers refused while the database is known to be down
+/// (the breaker of `db::health` is open) or busy.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
 /// An error on its way to the caller.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -96,7 +100,7 @@ impl ApiError {
     pub fn unavailable(cause: impl fmt::Display) -> Self {
         log::warn!("database unavailable: {cause}");
         let mut e = Self::new(ErrorCode::ServiceUnavailable, DB_DOWN_MESSAGE);
-        e.retry_after = Some(crate::db::health::RETRY_AFTER_SECS);
+        e.retry_after = Some(RETRY_AFTER_SECS);
         e
     }
 

@@ -243,26 +243,7 @@ pub fn path_id<T>(
     parse(raw).map_err(|e| ApiError::invalid(field, e.to_string()))
 }
 
-/// Checks a free-text field's length (in characters).
-pub fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
-    let n = value.chars().count();
-    if n < min || n > max {
-        return Err(ApiError::invalid(
-            field,
-            format!("must be {min} to {max} characters long"),
-        ));
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(ApiError::invalid(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    Ok(())
-}
+pub use crate::validate::check_len;
 
 #[cfg(test)]
 mod tests {

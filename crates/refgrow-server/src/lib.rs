@@ -28,3 +28,5 @@ pub mod routes;
 pub mod secrets;
 pub mod services;
 pub mod state;
+pub mod validate;
+pub mod workers;

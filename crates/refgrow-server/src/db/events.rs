@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::events;
+use super::schema::{events, webhook_deliveries};
 use super::DbConn;
 
 /// A stored event.
@@ -88,4 +88,85 @@ pub fn list(
         .offset(i64::try_from(offset).unwrap_or(i64::MAX))
         .load(c)?;
     Ok((rows, total))
+}
+
+/// An event row to insert.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// `evt_…`.
+    pub id: String,
+    /// Its type.
+    pub event_type: String,
+    /// Its object, JSON.
+    pub payload: String,
+}
+
+/// A delivery row to insert (pending, due now).
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    /// `del_…`.
+    pub id: String,
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// The event.
+    pub event_id: String,
+}
+
+/// Events of one change and their deliveries, with ids, not written yet.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The program.
+    pub program_id: String,
+    /// When, ms.
+    pub now: i64,
+    /// The events, in order.
+    pub events: Vec<NewEvent>,
+    /// One per event and subscribed, enabled endpoint.
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// Inserts prepared events and their deliveries: one statement each, whatever their number.
+pub fn write_prepared(c: &mut DbConn, p: &Prepared) -> QueryResult<()> {
+    let (program_id, now) = (p.program_id.as_str(), p.now);
+    let event_rows: Vec<_> = p
+        .events
+        .iter()
+        .map(|e| {
+            (
+                events::id.eq(e.id.as_str()),
+                events::program_id.eq(program_id),
+                events::event_type.eq(e.event_type.as_str()),
+                events::payload.eq(e.payload.as_str()),
+                events::created_at.eq(now),
+            )
+        })
+        .collect();
+    if !event_rows.is_empty() {
+        super::direct!(c, |c| diesel::insert_into(events::table)
+            .values(&event_rows)
+            .execute(c))?;
+    }
+    let deliveries: Vec<_> = p
+        .deliveries
+        .iter()
+        .map(|d| {
+            (
+                webhook_deliveries::id.eq(d.id.as_str()),
+                webhook_deliveries::program_id.eq(program_id),
+                webhook_deliveries::endpoint_id.eq(d.endpoint_id.as_str()),
+                webhook_deliveries::event_id.eq(d.event_id.as_str()),
+                webhook_deliveries::status.eq("pending"),
+                webhook_deliveries::attempts.eq(0),
+                webhook_deliveries::next_attempt_at.eq(now),
+                webhook_deliveries::created_at.eq(now),
+                webhook_deliveries::updated_at.eq(now),
+            )
+        })
+        .collect();
+    if !deliveries.is_empty() {
+        super::direct!(c, |c| diesel::insert_into(webhook_deliveries::table)
+            .values(&deliveries)
+            .execute(c))?;
+    }
+    Ok(())
 }

@@ -17,8 +17,7 @@ use super::{ConnectionManager, DbConn};
 
 /// How often the prober tries the database while the breaker is open.
 pub const PROBE_EVERY: Duration = Duration::from_millis(500);
-/// The `Retry-After` (seconds) of answers refused while the breaker is open.
-pub const RETRY_AFTER_SECS: u64 = 1;
+pub use crate::error::RETRY_AFTER_SECS;
 
 /// Whether the database is known to be down; clones share it.
 #[derive(Debug, Clone, Default)]

@@ -50,7 +50,12 @@ impl SaleBatcher {
     pub fn start(pool: Pool) -> Result<SaleBatcher, std::io::Error> {
         let (queue, jobs) = sync_channel::<Job>(MAX_QUEUED);
         let jobs = Arc::new(Mutex::new(jobs));
-        for i in 0..WRITERS {
+        let writers = std::env::var("REFGROW_SALE_WRITERS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| (1..=32).contains(n))
+            .unwrap_or(WRITERS);
+        for i in 0..writers {
             let (pool, jobs) = (pool.clone(), jobs.clone());
             std::thread::Builder::new()
                 .name(format!("refgrow-sales-{i}"))

@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 
 use super::commissions::CommissionRow;
 use super::conversions::ConversionRow;
+use super::events::Prepared;
 use super::stats_deltas::Change;
-use crate::services::events::Prepared;
 
 const WRITE_SALES: &str = "\
 WITH conv AS (

@@ -205,7 +205,7 @@ fn expired(theme: &Theme, frame_ancestors: &str) -> HttpResponse {
 
 /// The range of the query, checked exactly as the stats endpoint checks it.
 fn range_of(q: &DashboardQuery, now: i64) -> Result<(stats::Range, i64), ApiError> {
-    use crate::routes::commissions::parse_time;
+    use crate::validate::parse_time;
     if q.from.is_some() || q.to.is_some() {
         let from = q
             .from

@@ -89,8 +89,13 @@ async fn create(
     };
     let program_id = auth.program_id.clone();
     write_once(&state, &req, &auth.program_id, print, move |c| {
-        let (id, secret) =
-            crate::cli::create_key(c, &program_id, body.label.clone(), read_only, now)?;
+        let (id, secret) = crate::services::api_keys::create_key(
+            c,
+            &program_id,
+            body.label.clone(),
+            read_only,
+            now,
+        )?;
         if rate.is_some() {
             api_keys::set_rate_limit(c, &id, rate)?;
         }

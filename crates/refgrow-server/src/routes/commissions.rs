@@ -2,7 +2,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, NaiveDate, Utc};
 use diesel::Connection;
 use refgrow_types::api::{
     CommissionKind, CommissionList, CommissionResponse, CommissionStatus, CreateCommission,
@@ -33,21 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/commissions/{id}/status", web::put().to(set_status));
 }
 
-/// Parses a `from`/`to` bound: an RFC 3339 timestamp or a `YYYY-MM-DD` date (UTC midnight).
-pub fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc).timestamp_millis());
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(t.and_utc().timestamp_millis());
-        }
-    }
-    Err(ApiError::invalid(
-        field,
-        "must be an RFC 3339 timestamp or a YYYY-MM-DD date",
-    ))
-}
+pub use crate::validate::parse_time;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

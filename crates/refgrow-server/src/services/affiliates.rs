@@ -16,9 +16,9 @@ use crate::db::affiliates::{self, AffiliateRow};
 use crate::db::programs::ProgramRow;
 use crate::db::{is_unique_violation, DbConn};
 use crate::error::ApiError;
-use crate::extract::check_len;
 use crate::idgen::{new_id, random_digits};
 use crate::services::program;
+use crate::validate::check_len;
 
 /// The largest custom-fields object, serialized.
 const MAX_CUSTOM_FIELDS_BYTES: usize = 16 * 1024;

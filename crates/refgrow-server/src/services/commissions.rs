@@ -199,7 +199,7 @@ pub fn set_status(
         ));
     }
     if let Some(r) = &reason {
-        crate::extract::check_len("reason", r, 1, 500)?;
+        crate::validate::check_len("reason", r, 1, 500)?;
     }
     let before = row.status.clone();
     row.status = to.as_str().to_string();

@@ -411,7 +411,7 @@ pub fn refund(
     now: i64,
 ) -> Result<Refunded, ApiError> {
     if let Some(r) = &reason {
-        crate::extract::check_len("reason", r, 1, 500)?;
+        crate::validate::check_len("reason", r, 1, 500)?;
     }
     // Locked: a concurrent refund of this sale waits here and then sees this one's total.
     let mut conv = store::find_for_update(c, &prog.id, conversion_id)?

@@ -11,9 +11,9 @@ use crate::db::rollups::{self, Delta};
 use crate::db::schema::clicks;
 use crate::db::{is_unique_violation, DbConn};
 use crate::error::ApiError;
-use crate::extract::check_len;
 use crate::idgen::new_id;
 use crate::services::{events, program};
+use crate::validate::check_len;
 
 /// The API view of a customer.
 pub fn to_dto(row: &CustomerRow) -> Customer {

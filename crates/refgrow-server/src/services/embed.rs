@@ -19,9 +19,9 @@ use crate::db::embed::{self as store, AccessTokenRow, KIND_EMBED, KIND_MAGIC};
 use crate::db::programs::ProgramRow;
 use crate::db::{is_unique_violation, DbConn};
 use crate::error::ApiError;
-use crate::extract::check_len;
 use crate::idgen::{hash_secret, random_base62};
 use crate::services::{affiliates, events};
+use crate::validate::check_len;
 
 /// The prefix of dashboard tokens.
 pub const TOKEN_PREFIX: &str = "rgemb_";

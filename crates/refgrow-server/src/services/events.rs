@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::db::affiliates::AffiliateRow;
 use crate::db::programs::ProgramRow;
-use crate::db::schema::{events, webhook_deliveries, webhook_endpoints};
+use crate::db::schema::webhook_endpoints;
 use crate::db::{direct, DbConn};
 use crate::error::ApiError;
 use crate::idgen::new_id;
@@ -57,40 +57,7 @@ pub fn record_all(
     Ok(prepared.events.into_iter().map(|e| e.id).collect())
 }
 
-/// An event row to insert.
-#[derive(Debug, Clone)]
-pub struct NewEvent {
-    /// `evt_…`.
-    pub id: String,
-    /// Its type.
-    pub event_type: String,
-    /// Its object, JSON.
-    pub payload: String,
-}
-
-/// A delivery row to insert (pending, due now).
-#[derive(Debug, Clone)]
-pub struct NewDelivery {
-    /// `del_…`.
-    pub id: String,
-    /// The endpoint.
-    pub endpoint_id: String,
-    /// The event.
-    pub event_id: String,
-}
-
-/// Events of one change and their deliveries, with ids, not written yet.
-#[derive(Debug, Clone)]
-pub struct Prepared {
-    /// The program.
-    pub program_id: String,
-    /// When, ms.
-    pub now: i64,
-    /// The events, in order.
-    pub events: Vec<NewEvent>,
-    /// One per event and subscribed, enabled endpoint.
-    pub deliveries: Vec<NewDelivery>,
-}
+pub use crate::db::events::{write_prepared as write_rows, NewDelivery, NewEvent, Prepared};
 
 /// Gives the events ids and reads which endpoints take them (one query); [`write()`] inserts
 /// them, or the caller does with the rest of its change (the sale path on PostgreSQL).
@@ -145,48 +112,7 @@ pub fn prepare_with(
 
 /// Inserts prepared events and their deliveries: one statement each, whatever their number.
 pub fn write(c: &mut DbConn, p: &Prepared) -> Result<(), ApiError> {
-    let (program_id, now) = (p.program_id.as_str(), p.now);
-    let event_rows: Vec<_> = p
-        .events
-        .iter()
-        .map(|e| {
-            (
-                events::id.eq(e.id.as_str()),
-                events::program_id.eq(program_id),
-                events::event_type.eq(e.event_type.as_str()),
-                events::payload.eq(e.payload.as_str()),
-                events::created_at.eq(now),
-            )
-        })
-        .collect();
-    if !event_rows.is_empty() {
-        direct!(c, |c| diesel::insert_into(events::table)
-            .values(&event_rows)
-            .execute(c))?;
-    }
-    let deliveries: Vec<_> = p
-        .deliveries
-        .iter()
-        .map(|d| {
-            (
-                webhook_deliveries::id.eq(d.id.as_str()),
-                webhook_deliveries::program_id.eq(program_id),
-                webhook_deliveries::endpoint_id.eq(d.endpoint_id.as_str()),
-                webhook_deliveries::event_id.eq(d.event_id.as_str()),
-                webhook_deliveries::status.eq("pending"),
-                webhook_deliveries::attempts.eq(0),
-                webhook_deliveries::next_attempt_at.eq(now),
-                webhook_deliveries::created_at.eq(now),
-                webhook_deliveries::updated_at.eq(now),
-            )
-        })
-        .collect();
-    if !deliveries.is_empty() {
-        direct!(c, |c| diesel::insert_into(webhook_deliveries::table)
-            .values(&deliveries)
-            .execute(c))?;
-    }
-    Ok(())
+    write_rows(c, p).map_err(ApiError::from)
 }
 
 /// Whether an endpoint's filter (a JSON array of types, or none for all) takes a type.

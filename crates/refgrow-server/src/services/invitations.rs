@@ -23,9 +23,9 @@ use crate::db::invitations::{self as store, InvitationRow};
 use crate::db::programs::ProgramRow;
 use crate::db::{is_unique_violation, DbConn};
 use crate::error::ApiError;
-use crate::extract::check_len;
 use crate::idgen::{hash_secret, new_id, random_base62};
 use crate::services::{affiliates, events, program};
+use crate::validate::check_len;
 
 /// The prefix of invitation tokens (so a leaked one is recognisable).
 pub const TOKEN_PREFIX: &str = "rginv_";

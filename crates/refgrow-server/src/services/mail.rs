@@ -7,15 +7,12 @@
 //! next attempt time, so one replica sends it. Without the setting nothing is queued and the
 //! API returns the URLs, as before.
 
-use std::time::Duration;
-
 use diesel::prelude::*;
 
 use crate::db::programs::ProgramRow;
 use crate::db::schema::mail_outbox;
 use crate::db::DbConn;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// A stored mail.
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -216,7 +213,7 @@ pub fn backoff_ms(attempts: i32) -> i64 {
 const LEASE_MS: i64 = 60_000;
 
 /// Claims up to `n` due rows: each by a compare-and-set of its next attempt time.
-fn claim(c: &mut DbConn, now: i64, n: i64) -> Result<Vec<MailRow>, ApiError> {
+pub fn claim(c: &mut DbConn, now: i64, n: i64) -> Result<Vec<MailRow>, ApiError> {
     let due: Vec<MailRow> = mail_outbox::table
         .filter(mail_outbox::sent_at.is_null())
         .filter(mail_outbox::next_attempt_at.le(now))
@@ -240,7 +237,8 @@ fn claim(c: &mut DbConn, now: i64, n: i64) -> Result<Vec<MailRow>, ApiError> {
     Ok(out)
 }
 
-fn build(from: &str, row: &MailRow) -> Result<lettre::Message, String> {
+/// The message of a row, from `from`.
+pub fn build(from: &str, row: &MailRow) -> Result<lettre::Message, String> {
     use lettre::message::MultiPart;
     lettre::Message::builder()
         .from(
@@ -256,99 +254,35 @@ fn build(from: &str, row: &MailRow) -> Result<lettre::Message, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Sends what is due once; answers how many were sent.
-pub async fn send_due(state: &AppState) -> Result<usize, ApiError> {
-    use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-    let Some(url) = state
-        .config
-        .affiliate_side
-        .smtp_url
-        .as_ref()
-        .and_then(|u| u.value())
-        .map(str::to_string)
-    else {
-        return Ok(0);
-    };
-    let now = state.clock.now_ms();
-    let rows = state.db.write(move |c| claim(c, now, 20)).await?;
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
-        .map_err(|e| ApiError::internal(format!("REFGROW_SMTP_URL: {e}")))?
-        .timeout(Some(Duration::from_secs(20)))
-        .build();
-    let from = state.config.affiliate_side.mail_from.clone();
-    let mut sent = 0;
-    for row in rows {
-        let outcome = match build(&from, &row) {
-            Ok(msg) => transport
-                .send(msg)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e),
-        };
-        let now = state.clock.now_ms();
-        let id = row.id.clone();
-        let attempts = row.attempts + 1;
-        match outcome {
-            Ok(()) => {
-                sent += 1;
-                state
-                    .db
-                    .write(move |c| {
-                        diesel::update(mail_outbox::table.find(&id))
-                            .set((
-                                mail_outbox::sent_at.eq(Some(now)),
-                                mail_outbox::attempts.eq(attempts),
-                                mail_outbox::last_error.eq(None::<String>),
-                            ))
-                            .execute(c)?;
-                        Ok(())
-                    })
-                    .await?;
-            }
-            Err(e) => {
-                log::warn!("mail {} not sent (attempt {attempts}): {e}", row.id);
-                let error: String = e.chars().take(500).collect();
-                state
-                    .db
-                    .write(move |c| {
-                        diesel::update(mail_outbox::table.find(&id))
-                            .set((
-                                mail_outbox::attempts.eq(attempts),
-                                mail_outbox::next_attempt_at.eq(now + backoff_ms(attempts - 1)),
-                                mail_outbox::last_error.eq(Some(error)),
-                            ))
-                            .execute(c)?;
-                        Ok(())
-                    })
-                    .await?;
-            }
-        }
-    }
-    Ok(sent)
+/// Marks a row sent.
+pub fn mark_sent(c: &mut DbConn, id: &str, attempts: i32, now: i64) -> Result<(), ApiError> {
+    diesel::update(mail_outbox::table.find(id))
+        .set((
+            mail_outbox::sent_at.eq(Some(now)),
+            mail_outbox::attempts.eq(attempts),
+            mail_outbox::last_error.eq(None::<String>),
+        ))
+        .execute(c)?;
+    Ok(())
 }
 
-/// Starts the sender when `REFGROW_SMTP_URL` is set: it looks for due mail every second.
-pub fn spawn(state: AppState) {
-    if !enabled(&state.config) {
-        return;
-    }
-    log::info!(
-        "mail: sending through REFGROW_SMTP_URL as {}",
-        state.config.affiliate_side.mail_from
-    );
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tick.tick().await;
-            if let Err(e) = send_due(&state).await {
-                log::warn!("mail sender: {}", e.message);
-            }
-        }
-    });
+/// Records a failed attempt: the error, and the next attempt after the back-off.
+pub fn mark_failed(
+    c: &mut DbConn,
+    id: &str,
+    attempts: i32,
+    now: i64,
+    error: &str,
+) -> Result<(), ApiError> {
+    let error: String = error.chars().take(500).collect();
+    diesel::update(mail_outbox::table.find(id))
+        .set((
+            mail_outbox::attempts.eq(attempts),
+            mail_outbox::next_attempt_at.eq(now + backoff_ms(attempts - 1)),
+            mail_outbox::last_error.eq(Some(error)),
+        ))
+        .execute(c)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,14 +2,13 @@
 //! the events the change causes.
 
 pub mod affiliates;
+pub mod api_keys;
 pub mod commissions;
 pub mod conversions;
 pub mod customers;
-pub mod delivery;
 pub mod embed;
 pub mod events;
 pub mod invitations;
-pub mod jobs;
 pub mod mail;
 pub mod payouts;
 pub mod program;

@@ -9,8 +9,8 @@ use crate::clock::ms_to_datetime;
 use crate::db::programs::{self, ProgramRow};
 use crate::db::DbConn;
 use crate::error::ApiError;
-use crate::extract::check_len;
 use crate::idgen::new_id;
+use crate::validate::check_len;
 
 /// Defaults of a new program.
 pub const DEFAULT_COOKIE_DAYS: i32 = 60;

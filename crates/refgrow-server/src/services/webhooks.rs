@@ -1,6 +1,6 @@
 //! Webhook endpoints and the event log: checking what callers send, secrets and their
 //! rotation, test events, manual retries, and the API views. The sending itself is
-//! [`crate::services::delivery`].
+//! [`crate::workers::delivery`].
 
 use refgrow_types::api::{
     CreateWebhookEndpoint, DeliveryStatus, Event, PayloadFormat, UpdateWebhookEndpoint,
@@ -14,10 +14,10 @@ use crate::db::events::{self as event_store, EventRow};
 use crate::db::webhooks::{self as store, DeliveryRow, EndpointRow, PENDING, RETRYING};
 use crate::db::DbConn;
 use crate::error::ApiError;
-use crate::extract::check_len;
 use crate::idgen::{new_id, random_bytes};
 use crate::secrets::Sealer;
 use crate::services::events::EVENT_TYPES;
+use crate::validate::check_len;
 
 /// Random bytes in a new secret (Standard Webhooks asks for 24 to 64).
 const SECRET_BYTES: usize = 32;

@@ -519,7 +519,7 @@ fn prepare(url: &str) -> String {
     ))
     .execute(&mut *c)
     .unwrap();
-    refgrow_server::cli::create_key(&mut c, &prog.id, None, false, now)
+    refgrow_server::services::api_keys::create_key(&mut c, &prog.id, None, false, now)
         .unwrap()
         .1
 }

@@ -52,7 +52,8 @@ async fn revoked_key_fails_on_next_request() {
     let app = spawn_app().await;
     let (key_id, secret) = {
         let mut c = app.state.db.write_conn().unwrap();
-        refgrow_server::cli::create_key(&mut c, &app.program_id, None, false, 0).unwrap()
+        refgrow_server::services::api_keys::create_key(&mut c, &app.program_id, None, false, 0)
+            .unwrap()
     };
     let r = app
         .req_with(Method::GET, "/v1/program", None, &secret, &[])
@@ -77,7 +78,8 @@ async fn revoked_key_fails_on_next_request() {
     // Revoked by the command line (another process): it fails once the key cache expires.
     let (key_id, secret) = {
         let mut c = app.state.db.write_conn().unwrap();
-        refgrow_server::cli::create_key(&mut c, &app.program_id, None, false, 0).unwrap()
+        refgrow_server::services::api_keys::create_key(&mut c, &app.program_id, None, false, 0)
+            .unwrap()
     };
     assert_eq!(
         app.req_with(Method::GET, "/v1/program", None, &secret, &[])

@@ -24,7 +24,7 @@ pub struct TestApp {
     pub state: AppState,
     pub http: reqwest::Client,
     pub database_url: String,
-    pub deliveries: refgrow_server::services::delivery::Deliveries,
+    pub deliveries: refgrow_server::workers::delivery::Deliveries,
     handle: actix_web::dev::ServerHandle,
     _dir: Option<tempfile::TempDir>,
 }
@@ -129,7 +129,7 @@ pub async fn spawn_configured(
             )
             .expect("program"),
         };
-        let (_, key) = refgrow_server::cli::create_key(
+        let (_, key) = refgrow_server::services::api_keys::create_key(
             &mut c,
             &prog.id,
             Some("tests".into()),
@@ -195,9 +195,15 @@ impl TestApp {
             self.state.clock.now_ms(),
         )
         .expect("program");
-        refgrow_server::cli::create_key(&mut c, &prog.id, None, false, self.state.clock.now_ms())
-            .expect("key")
-            .1
+        refgrow_server::services::api_keys::create_key(
+            &mut c,
+            &prog.id,
+            None,
+            false,
+            self.state.clock.now_ms(),
+        )
+        .expect("key")
+        .1
     }
 
     /// Sends a request with this app's key.

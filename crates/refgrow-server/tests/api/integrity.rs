@@ -359,7 +359,7 @@ async fn reconcile_and_verify_report_a_tampered_rollup_with_its_rows() {
     assert_eq!(verify(None), 0);
     // The sale's rollup change may still wait in `stats_deltas`: fold it, so the row to
     // tamper with exists.
-    refgrow_server::services::jobs::fold_deltas(&app.state)
+    refgrow_server::workers::jobs::fold_deltas(&app.state)
         .await
         .unwrap();
     {

@@ -478,20 +478,20 @@ async fn hold_period_approval_runs_by_itself_once() {
         .await;
     let comm = r.data()["commissionId"].as_str().unwrap().to_string();
     assert_eq!(
-        refgrow_server::services::jobs::run_once(&app.state)
+        refgrow_server::workers::jobs::run_once(&app.state)
             .await
             .unwrap(),
         0
     );
     app.state.clock.advance(Duration::days(31));
     assert_eq!(
-        refgrow_server::services::jobs::run_once(&app.state)
+        refgrow_server::workers::jobs::run_once(&app.state)
             .await
             .unwrap(),
         1
     );
     assert_eq!(
-        refgrow_server::services::jobs::run_once(&app.state)
+        refgrow_server::workers::jobs::run_once(&app.state)
             .await
             .unwrap(),
         0

@@ -54,7 +54,7 @@ async fn send_all(
 /// (the background fold may hold some a moment: those it skips, so try again).
 async fn fold_all(app: &TestApp) {
     for _ in 0..50 {
-        refgrow_server::services::jobs::fold_deltas(&app.state)
+        refgrow_server::workers::jobs::fold_deltas(&app.state)
             .await
             .unwrap();
         let left = app
@@ -124,7 +124,7 @@ async fn concurrent_sales_on_one_affiliate_count_exactly() {
     let sending = send_all(&apps, "/v1/referrals/convert", bodies, 48);
     let (answers, _) = tokio::join!(sending, async {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        refgrow_server::services::jobs::fold_deltas(&app.state)
+        refgrow_server::workers::jobs::fold_deltas(&app.state)
             .await
             .unwrap()
     });
@@ -187,7 +187,7 @@ async fn tier_boundaries_are_exact_under_concurrency() {
     let (answers, _) = tokio::join!(sending, async {
         for _ in 0..5 {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            refgrow_server::services::jobs::fold_deltas(&app.state)
+            refgrow_server::workers::jobs::fold_deltas(&app.state)
                 .await
                 .unwrap();
         }
@@ -349,8 +349,8 @@ async fn two_servers_on_one_database_count_exactly() {
     }
     // Both servers fold at once: each delta lands once.
     let (x, y) = tokio::join!(
-        refgrow_server::services::jobs::fold_deltas(&one.state),
-        refgrow_server::services::jobs::fold_deltas(&two.state)
+        refgrow_server::workers::jobs::fold_deltas(&one.state),
+        refgrow_server::workers::jobs::fold_deltas(&two.state)
     );
     x.unwrap();
     y.unwrap();

@@ -266,7 +266,7 @@ async fn idempotency_records_are_pruned_after_a_day() {
             .unwrap()
     };
     assert_eq!(
-        refgrow_server::services::jobs::prune_idempotency(&app.state)
+        refgrow_server::workers::jobs::prune_idempotency(&app.state)
             .await
             .unwrap(),
         0
@@ -274,7 +274,7 @@ async fn idempotency_records_are_pruned_after_a_day() {
     assert_eq!(count(&app), 1, "kept within 24 hours");
     app.state.clock.advance(chrono::Duration::hours(25));
     assert_eq!(
-        refgrow_server::services::jobs::prune_idempotency(&app.state)
+        refgrow_server::workers::jobs::prune_idempotency(&app.state)
             .await
             .unwrap(),
         1
