@@ -266,7 +266,7 @@ async fn set_status(
         .db
         .write(move |c| {
             c.transaction(|c| {
-                commissions::set_status(
+                crate::services::approval::set_status(
                     c,
                     &auth.program_id,
                     id.as_str(),
@@ -305,7 +305,9 @@ pub(crate) async fn reverse(
     let (row, adjustment) = state
         .db
         .write(move |c| {
-            c.transaction(|c| commissions::reverse(c, &auth.program_id, id.as_str(), q.reason, now))
+            c.transaction(|c| {
+                crate::services::refunds::reverse(c, &auth.program_id, id.as_str(), q.reason, now)
+            })
         })
         .await?;
     Ok(ok(ReversalResult {

@@ -18,8 +18,7 @@ use crate::auth::Auth;
 use crate::db::affiliates as affiliate_store;
 use crate::db::commissions as commission_store;
 use crate::db::conversions as store;
-use crate::db::customers::{self as customer_store, CustomerRow};
-use crate::db::programs::ProgramRow;
+use crate::db::customers::{self as customer_store};
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::extract::{
@@ -28,8 +27,7 @@ use crate::extract::{
 use crate::idempotency::{fingerprint, key_of, write_once, Answer};
 use crate::idgen::new_id;
 use crate::services::conversions::{self, NewSale, Recorded};
-use crate::services::customers::{check_self_referral, find_click, in_window};
-use crate::services::{commissions, program};
+use crate::services::{attribution, commissions, program, refunds};
 use crate::state::AppState;
 
 /// Registers the routes.
@@ -42,17 +40,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/conversions/{id}/refunds", web::post().to(refund));
 }
 
-/// The sale amount in its currency (the program's when none is given).
-fn sale_money(
-    amount: refgrow_types::Amount,
-    currency: Option<Currency>,
-    prog: &ProgramRow,
-) -> Result<Money, ApiError> {
-    let currency = currency.unwrap_or_else(|| program::currency(prog));
-    Money::from_major(amount.value(), currency)
-        .map_err(|e| ApiError::invalid("amount", e.to_string()))
-}
-
 /// The answer of `convert`: the conversion itself, as the contract shows it.
 fn recorded_answer(r: &Recorded) -> Result<Answer, ApiError> {
     let dto = conversions::to_dto(&r.conversion, &r.commissions);
@@ -61,13 +48,6 @@ fn recorded_answer(r: &Recorded) -> Result<Answer, ApiError> {
     } else {
         Answer::new(StatusCode::CREATED, &dto)
     }
-}
-
-/// What a `convert` call names, found and checked.
-struct Resolved {
-    prog: ProgramRow,
-    endpoints: Option<Vec<(String, Option<String>)>>,
-    sale: NewSale,
 }
 
 /// Resolves who referred a `convert` call, checks it, and records the sale.
@@ -79,128 +59,9 @@ fn convert_in_tx(
     request_hash: String,
     now: i64,
 ) -> Result<Answer, ApiError> {
-    let r = resolve(c, program_id, body, hint, request_hash, now)?;
+    let r = attribution::sale_referrer(c, program_id, body, hint, request_hash, now)?;
     let recorded = conversions::record_sale_with(c, &r.prog, r.sale, now, r.endpoints.as_deref())?;
     recorded_answer(&recorded)
-}
-
-/// Resolves who referred a `convert` call and checks it. Writes only when the body names a
-/// new customer (`customer.key`), which it binds.
-fn resolve(
-    c: &mut DbConn,
-    program_id: &str,
-    body: &CreateConversion,
-    hint: Option<&str>,
-    request_hash: String,
-    now: i64,
-) -> Result<Resolved, ApiError> {
-    // On PostgreSQL the program and the affiliate the click path's cache named are read
-    // together (SQLite caches the program in memory).
-    let mut by_hint = None;
-    let mut endpoints = None;
-    let found = match (hint, &mut *c) {
-        (Some(id), DbConn::Pg(pg)) => affiliate_store::find_with_program(pg, program_id, id)?,
-        _ => None,
-    };
-    let prog = match found {
-        Some((aff, prog, eps)) => {
-            by_hint = Some(aff);
-            endpoints = Some(eps);
-            prog
-        }
-        None => program::load(c, program_id)?,
-    };
-    let amount = sale_money(body.amount, body.currency, &prog)?;
-    let mut customer: Option<CustomerRow> = None;
-    let affiliate = if let Some(click_id) = &body.click_id {
-        let (aff_id, at) = find_click(c, &prog.id, click_id.as_str())?
-            .ok_or_else(|| ApiError::not_found("click"))?;
-        if !in_window(&prog, at, now) {
-            return Err(ApiError::invalid(
-                "clickId",
-                format!(
-                    "is older than the program's attribution window of {} days",
-                    prog.cookie_days
-                ),
-            ));
-        }
-        affiliate_store::find(c, &prog.id, &aff_id)?
-            .ok_or_else(|| ApiError::not_found("affiliate"))?
-    } else if let Some(code) = &body.referral_code {
-        // The code was resolved through the click path's cache; the row is read by its
-        // primary key and must still carry the code (else it is looked up by code).
-        let by_id = match (by_hint, hint) {
-            (Some(a), _) => Some(a),
-            (None, Some(id)) => affiliate_store::find(c, &prog.id, id)?,
-            (None, None) => None,
-        }
-        .filter(|a| a.referral_code == code.as_str());
-        match by_id {
-            Some(a) => a,
-            None => affiliate_store::find_by_code(c, &prog.id, code.as_str())?
-                .ok_or_else(|| ApiError::not_found("affiliate with this referral code"))?,
-        }
-    } else if let Some(key) = &body.customer_key {
-        let cu = customer_store::find_by_key(c, &prog.id, key)?
-            .ok_or_else(|| ApiError::not_found("customer"))?;
-        let aff_id = cu.affiliate_id.clone().ok_or_else(|| {
-            ApiError::invalid(
-                "customerKey",
-                "is not attributed to an affiliate; record its payments with POST /v1/transactions",
-            )
-        })?;
-        customer = Some(cu);
-        affiliate_store::find(c, &prog.id, &aff_id)?
-            .ok_or_else(|| ApiError::not_found("affiliate"))?
-    } else {
-        return Err(ApiError::invalid(
-            "clickId",
-            "one of clickId, referralCode or customerKey is required",
-        ));
-    };
-    if let Some(details) = &body.customer {
-        if let Some(name) = &details.name {
-            check_len("customer.name", name, 1, 200)?;
-        }
-        if details
-            .email
-            .as_ref()
-            .is_some_and(|e| e.as_str() == affiliate.email)
-        {
-            return Err(ApiError::invalid(
-                "customer.email",
-                "is the referring affiliate's own email: self-referrals are refused",
-            ));
-        }
-        if let (None, Some(key)) = (&customer, &details.key) {
-            check_len("customer.key", key, 1, 200)?;
-            customer = Some(bind_customer(
-                c,
-                &prog,
-                &affiliate,
-                key,
-                details,
-                body.click_id.as_ref(),
-                now,
-            )?);
-        }
-    }
-    if let Some(cu) = &customer {
-        check_self_referral(&affiliate, cu.email.as_deref())?;
-    }
-    let product_id = pick_product(&prog, body)?;
-    Ok(Resolved {
-        prog,
-        endpoints,
-        sale: NewSale {
-            affiliate,
-            customer,
-            order_id: body.order_id.clone(),
-            request_hash,
-            amount,
-            product_id,
-        },
-    })
 }
 
 /// A `convert` call on PostgreSQL that needs no transaction of its own: no
@@ -225,7 +86,7 @@ async fn convert_batched(
     let planned = state
         .db
         .read(move |c| {
-            let r = resolve(c, &program_id, &body, hint.as_deref(), hash, now)?;
+            let r = attribution::sale_referrer(c, &program_id, &body, hint.as_deref(), hash, now)?;
             if r.sale.customer.is_some() {
                 return Ok(None);
             }
@@ -248,54 +109,6 @@ async fn convert_batched(
         .read(move |c| conversions::replay_of(c, &prog, &order, &hash))
         .await?;
     recorded_answer(&recorded).map(Some)
-}
-
-/// Finds or creates the customer named in a conversion; an existing binding is kept.
-fn bind_customer(
-    c: &mut DbConn,
-    prog: &ProgramRow,
-    affiliate: &crate::db::affiliates::AffiliateRow,
-    key: &str,
-    details: &refgrow_types::api::ConversionCustomer,
-    click_id: Option<&refgrow_types::ClickId>,
-    now: i64,
-) -> Result<CustomerRow, ApiError> {
-    let req = refgrow_types::api::CreateCustomer {
-        key: key.to_string(),
-        email: details.email.clone(),
-        name: details.name.clone(),
-        click_id: None,
-        referral_code: None,
-        affiliate_id: Some(AffiliateId::from_trusted(affiliate.id.clone())),
-    };
-    let (mut row, created) = crate::services::customers::bind(c, prog, &req, now)?;
-    if created && row.click_id.is_none() {
-        if let Some(id) = click_id {
-            row.click_id = Some(id.to_string());
-            customer_store::update(c, &row)?;
-        }
-    }
-    Ok(row)
-}
-
-/// The product that prices a conversion: the first line with a per-product rule, else the
-/// first line.
-fn pick_product(prog: &ProgramRow, body: &CreateConversion) -> Result<Option<String>, ApiError> {
-    let Some(products) = &body.products else {
-        return Ok(None);
-    };
-    if products.len() > 100 {
-        return Err(ApiError::invalid("products", "must have at most 100 lines"));
-    }
-    for (i, p) in products.iter().enumerate() {
-        check_len(&format!("products[{i}].id"), &p.id, 1, 200)?;
-    }
-    let rule = program::rule(prog)?;
-    Ok(products
-        .iter()
-        .find(|p| rule.products.contains_key(&p.id))
-        .or(products.first())
-        .map(|p| p.id.clone()))
 }
 
 /// What a sale's identity is hashed from: the route and the canonical body.
@@ -397,7 +210,7 @@ pub async fn record_transaction(
     let program_id = auth.program_id.clone();
     write_once(&state, &req, &auth.program_id, print, move |c| {
         let prog = program::load(c, &program_id)?;
-        let amount = sale_money(body.amount, body.currency, &prog)?;
+        let amount = conversions::sale_money(body.amount, body.currency, &prog)?;
         let customer = customer_store::find_by_key(c, &prog.id, &body.customer_key)?;
         let affiliate = match customer.as_ref().and_then(|cu| cu.affiliate_id.as_deref()) {
             Some(id) => affiliate_store::find(c, &prog.id, id)?,
@@ -446,7 +259,7 @@ pub async fn record_transaction(
     .await
 }
 
-fn refund_result(r: conversions::Refunded) -> RefundResult {
+fn refund_result(r: refunds::Refunded) -> RefundResult {
     RefundResult {
         conversion: conversions::to_dto(&r.conversion, &r.commissions),
         commissions: r.commissions.iter().map(commissions::to_dto).collect(),
@@ -482,13 +295,13 @@ pub async fn reverse_transaction(
                 if conv.refunded_minor >= conv.amount_minor {
                     // Reversed before: deleting again changes nothing.
                     let commissions = commission_store::of_conversion(c, &conv.id)?;
-                    return Ok(refund_result(conversions::Refunded {
+                    return Ok(refund_result(refunds::Refunded {
                         conversion: conv,
                         commissions,
                         adjustments: Vec::new(),
                     }));
                 }
-                let r = conversions::refund(
+                let r = refunds::refund(
                     c,
                     &prog,
                     &conv.id,
@@ -529,7 +342,7 @@ async fn refund(
             ),
             None => None,
         };
-        let r = conversions::refund(
+        let r = refunds::refund(
             c,
             &prog,
             &conv.id,

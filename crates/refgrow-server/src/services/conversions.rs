@@ -15,7 +15,6 @@
 //! [`crate::db::stats_deltas::locked_conversion_count`]), so concurrent sales of one
 //! affiliate are counted one after the other and each tier boundary is exact.
 
-use diesel::prelude::*;
 use refgrow_types::api::{CommissionKind, Conversion, ConversionStatus};
 use refgrow_types::commission::{CommissionRule, Sale};
 use refgrow_types::money::{Currency, Money};
@@ -29,13 +28,13 @@ use crate::db::customers::{self as customer_store, CustomerRow};
 use crate::db::programs::ProgramRow;
 use crate::db::rollups::{self, Delta};
 pub use crate::db::sales::SaleWrite;
-use crate::db::schema::refunds;
 use crate::db::stats_deltas::{self, Change};
-use crate::db::{is_unique_violation, DbConn};
+use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::idgen::new_id;
 use crate::services::commissions::{self, NewCommission};
 use crate::services::{events, program};
+use crate::validate::check_len;
 
 /// A sale to record, already attributed to an affiliate.
 pub struct NewSale {
@@ -353,6 +352,40 @@ pub fn plan_sale(
     }))
 }
 
+/// The product that prices a conversion: the first line with a per-product rule, else the
+/// first line.
+pub fn pick_product(
+    prog: &ProgramRow,
+    products: Option<&[refgrow_types::api::ConversionProduct]>,
+) -> Result<Option<String>, ApiError> {
+    let Some(products) = products else {
+        return Ok(None);
+    };
+    if products.len() > 100 {
+        return Err(ApiError::invalid("products", "must have at most 100 lines"));
+    }
+    for (i, p) in products.iter().enumerate() {
+        check_len(&format!("products[{i}].id"), &p.id, 1, 200)?;
+    }
+    let rule = program::rule(prog)?;
+    Ok(products
+        .iter()
+        .find(|p| rule.products.contains_key(&p.id))
+        .or(products.first())
+        .map(|p| p.id.clone()))
+}
+
+/// The sale amount in its currency (the program's when none is given).
+pub fn sale_money(
+    amount: refgrow_types::Amount,
+    currency: Option<Currency>,
+    prog: &ProgramRow,
+) -> Result<Money, ApiError> {
+    let currency = currency.unwrap_or_else(|| program::currency(prog));
+    Money::from_major(amount.value(), currency)
+        .map_err(|e| ApiError::invalid("amount", e.to_string()))
+}
+
 /// The API view of a conversion with its commissions (the referring affiliate's is shown).
 pub fn to_dto(row: &ConversionRow, comms: &[CommissionRow]) -> Conversion {
     let currency = Currency::parse(&row.currency).unwrap_or(Currency::USD);
@@ -387,125 +420,4 @@ pub fn to_dto(row: &ConversionRow, comms: &[CommissionRow]) -> Conversion {
 /// A conversion of the program or 404.
 pub fn load(c: &mut DbConn, program_id: &str, id: &str) -> Result<ConversionRow, ApiError> {
     store::find(c, program_id, id)?.ok_or_else(|| ApiError::not_found("conversion"))
-}
-
-/// What a refund did.
-pub struct Refunded {
-    /// The conversion after it.
-    pub conversion: ConversionRow,
-    /// Its commissions after it.
-    pub commissions: Vec<CommissionRow>,
-    /// Clawbacks of money already paid.
-    pub adjustments: Vec<CommissionRow>,
-}
-
-/// Refunds part (or, with `amount` None, the rest) of a sale. `dedupe_key` (an
-/// `Idempotency-Key`, a Stripe refund id) makes a repeated refund a no-op.
-pub fn refund(
-    c: &mut DbConn,
-    prog: &ProgramRow,
-    conversion_id: &str,
-    amount: Option<Money>,
-    reason: Option<String>,
-    dedupe_key: Option<String>,
-    now: i64,
-) -> Result<Refunded, ApiError> {
-    if let Some(r) = &reason {
-        crate::validate::check_len("reason", r, 1, 500)?;
-    }
-    // Locked: a concurrent refund of this sale waits here and then sees this one's total.
-    let mut conv = store::find_for_update(c, &prog.id, conversion_id)?
-        .ok_or_else(|| ApiError::not_found("conversion"))?;
-    let currency = Currency::parse(&conv.currency).unwrap_or(Currency::USD);
-    if let Some(a) = amount {
-        if a.currency != currency {
-            return Err(ApiError::invalid(
-                "amount",
-                format!("must be in the sale's currency, {currency}"),
-            ));
-        }
-    }
-    let left = conv.amount_minor - conv.refunded_minor;
-    let refund_minor = match amount {
-        Some(a) if a.minor <= 0 => return Err(ApiError::invalid("amount", "must be above zero")),
-        Some(a) if a.minor > left => {
-            return Err(ApiError::invalid(
-                "amount",
-                format!(
-                    "is more than what is left to refund ({})",
-                    Money::new(left, currency).amount()
-                ),
-            ))
-        }
-        Some(a) => a.minor,
-        None if left <= 0 => {
-            return Err(ApiError::conflict(
-                "This sale has already been wholly refunded",
-            ));
-        }
-        None => left,
-    };
-    let refund_id = new_id("re_");
-    let inserted = crate::db::guarded(c, |c| {
-        diesel::insert_into(refunds::table)
-            .values((
-                refunds::id.eq(&refund_id),
-                refunds::program_id.eq(&prog.id),
-                refunds::conversion_id.eq(&conv.id),
-                refunds::amount_minor.eq(refund_minor),
-                refunds::reason.eq(&reason),
-                refunds::dedupe_key.eq(&dedupe_key),
-                refunds::created_at.eq(now),
-            ))
-            .execute(c)
-    });
-    match inserted {
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => {
-            // This refund was applied before: answer with the state as it is.
-            let commissions = commission_store::of_conversion(c, &conv.id)?;
-            return Ok(Refunded {
-                conversion: conv,
-                commissions,
-                adjustments: Vec::new(),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    }
-    conv.refunded_minor += refund_minor;
-    conv.status = if conv.refunded_minor >= conv.amount_minor {
-        ConversionStatus::Refunded
-    } else {
-        ConversionStatus::PartiallyRefunded
-    }
-    .as_str()
-    .to_string();
-    conv.updated_at = now;
-    store::update(c, &conv)?;
-    rollups::add(
-        c,
-        &prog.id,
-        &conv.affiliate_id,
-        conv.created_at,
-        &conv.currency,
-        Delta {
-            refunded: refund_minor,
-            ..Delta::default()
-        },
-    )?;
-    let (after, adjustments) = commissions::apply_refund(
-        c,
-        &prog.id,
-        &conv.id,
-        conv.amount_minor,
-        conv.refunded_minor,
-        &refund_id,
-        reason.as_deref(),
-        now,
-    )?;
-    Ok(Refunded {
-        conversion: conv,
-        commissions: after,
-        adjustments,
-    })
 }

@@ -1,18 +1,19 @@
-//! Customers: binding a signup to the affiliate who referred it, inside the window.
+//! Customers: binding a signup to the affiliate who referred it (who that is, and when a
+//! binding changes, is decided by [`super::attribution`]).
 
-use refgrow_types::api::{Attribution, CreateCustomer, Customer, UpdateCustomer};
+use refgrow_types::api::{CreateCustomer, Customer, UpdateCustomer};
 use refgrow_types::{AffiliateId, ClickId, CustomerId};
 
-use crate::clock::{ms_to_datetime, opt_ms, DAY_MS};
-use crate::db::affiliates::{self, AffiliateRow};
+use crate::clock::{ms_to_datetime, opt_ms};
+use crate::db::affiliates::{self};
 use crate::db::customers::{self as store, CustomerRow};
 use crate::db::programs::ProgramRow;
 use crate::db::rollups::{self, Delta};
-use crate::db::schema::clicks;
 use crate::db::{is_unique_violation, DbConn};
 use crate::error::ApiError;
 use crate::idgen::new_id;
-use crate::services::{events, program};
+use crate::services::attribution::{self, check_self_referral, resolve, Referral};
+use crate::services::events;
 use crate::validate::check_len;
 
 /// The API view of a customer.
@@ -27,77 +28,6 @@ pub fn to_dto(row: &CustomerRow) -> Customer {
         attributed: row.affiliate_id.is_some(),
         first_payment_at: opt_ms(row.first_payment_at),
         created_at: ms_to_datetime(row.created_at),
-    }
-}
-
-/// A click of the program: (affiliate id, created at).
-pub fn find_click(
-    c: &mut DbConn,
-    program_id: &str,
-    click_id: &str,
-) -> Result<Option<(String, i64)>, ApiError> {
-    use diesel::prelude::*;
-    Ok(clicks::table
-        .find(click_id)
-        .filter(clicks::program_id.eq(program_id))
-        .select((clicks::affiliate_id, clicks::created_at))
-        .first(c)
-        .optional()?)
-}
-
-/// Whether a click at `at` is still inside the program's window at `now`.
-pub fn in_window(prog: &ProgramRow, at: i64, now: i64) -> bool {
-    now - at <= i64::from(prog.cookie_days.max(0)) * DAY_MS
-}
-
-/// Refuses a customer whose email is the affiliate's own.
-pub fn check_self_referral(aff: &AffiliateRow, email: Option<&str>) -> Result<(), ApiError> {
-    if email.is_some_and(|e| e == aff.email) {
-        return Err(ApiError::invalid(
-            "email",
-            "is the referring affiliate's own email: self-referrals are refused",
-        ));
-    }
-    Ok(())
-}
-
-/// How a signup named its referrer.
-pub enum Referral<'a> {
-    /// A click id.
-    Click(&'a str),
-    /// A referral code.
-    Code(&'a str),
-    /// An affiliate id.
-    Affiliate(&'a str),
-    /// Nothing.
-    None,
-}
-
-/// Resolves a referral to (affiliate, click id) inside the window; None when it does not
-/// attribute (unknown click or code, expired click).
-pub fn resolve(
-    c: &mut DbConn,
-    prog: &ProgramRow,
-    referral: &Referral<'_>,
-    now: i64,
-) -> Result<Option<(AffiliateRow, Option<String>)>, ApiError> {
-    match referral {
-        Referral::None => Ok(None),
-        Referral::Click(id) => {
-            let Some((aff_id, at)) = find_click(c, &prog.id, id)? else {
-                return Ok(None);
-            };
-            if !in_window(prog, at, now) {
-                return Ok(None);
-            }
-            Ok(affiliates::find(c, &prog.id, &aff_id)?.map(|a| (a, Some(id.to_string()))))
-        }
-        Referral::Code(code) => Ok(affiliates::find_by_code(c, &prog.id, code)?.map(|a| (a, None))),
-        Referral::Affiliate(id) => {
-            let a = affiliates::find(c, &prog.id, id)?
-                .ok_or_else(|| ApiError::not_found("affiliate"))?;
-            Ok(Some((a, None)))
-        }
     }
 }
 
@@ -163,14 +93,7 @@ pub fn bind_unless_ignored(
         )?;
     }
     if let Some(mut row) = existing {
-        // First binding wins; under last-click attribution a newer click rebinds a customer
-        // who has not paid yet.
-        let rebind = program::attribution(prog) == Attribution::LastClick
-            && row.first_payment_at.is_none()
-            && matches!(referral, Referral::Click(_))
-            && resolved
-                .as_ref()
-                .is_some_and(|(a, _)| Some(&a.id) != row.affiliate_id.as_ref());
+        let rebind = attribution::rebinds(prog, &row, &referral, resolved.as_ref().map(|(a, _)| a));
         if rebind || (row.affiliate_id.is_none() && resolved.is_some()) {
             if let Some((aff, click)) = resolved {
                 if let Some(old) = &row.affiliate_id {

@@ -3,6 +3,8 @@
 
 pub mod affiliates;
 pub mod api_keys;
+pub mod approval;
+pub mod attribution;
 pub mod commissions;
 pub mod conversions;
 pub mod customers;
@@ -13,6 +15,7 @@ pub mod mail;
 pub mod payouts;
 pub mod program;
 pub mod reconcile;
+pub mod refunds;
 pub mod stats;
 pub mod stripe;
 pub mod webhooks;

@@ -32,7 +32,7 @@ use crate::db::schema::{conversions as conv_table, stripe_events, stripe_refs};
 use crate::db::{affiliates as affiliate_store, is_unique_violation, DbConn};
 use crate::error::ApiError;
 use crate::services::conversions::{self, NewSale};
-use crate::services::{commissions, customers};
+use crate::services::customers;
 
 /// How far a signature's timestamp may be from now, as Stripe's libraries allow.
 pub const TOLERANCE_SECS: i64 = 300;
@@ -265,7 +265,7 @@ fn apply(
             else {
                 return Ok("no sale found for the disputed charge".into());
             };
-            let n = commissions::hold_for_conversion(c, &prog.id, &conv, now)?;
+            let n = crate::services::approval::hold_for_conversion(c, &prog.id, &conv, now)?;
             Ok(format!("held {n} commissions of {conv}"))
         }
         "customer.subscription.deleted" => Ok("recorded; earned commissions stay".into()),
@@ -523,7 +523,7 @@ fn charge_refunded(
         ));
     }
     let currency = Currency::parse(&conv.currency).unwrap_or(Currency::USD);
-    let r = conversions::refund(
+    let r = crate::services::refunds::refund(
         c,
         prog,
         &conv_id,

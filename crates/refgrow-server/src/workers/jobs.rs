@@ -14,7 +14,7 @@ pub async fn run_once(state: &AppState) -> Result<usize, ApiError> {
     let now = state.clock.now_ms();
     state
         .db
-        .write(move |c| crate::services::commissions::approve_due(c, now))
+        .write(move |c| crate::services::approval::approve_due(c, now))
         .await
 }
 
