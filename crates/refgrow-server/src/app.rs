@@ -230,7 +230,7 @@ async fn audit(
     });
     let now = state.clock.now_ms();
     state.audit.push(AuditRow {
-        id: crate::audit::sortable_id(now),
+        id: crate::audit::new_id(),
         program_id: auth.program_id,
         key_id: Some(auth.key_id),
         method: method.to_string(),
@@ -340,19 +340,20 @@ pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
             spill_path: Some(spill_path(&config, &db, addr)),
         },
         metrics.clicks.clone(),
+        clock.clone(),
     );
     clicks.load_spill().map_err(StartError::Spill)?;
     let state = AppState {
         db: db.clone(),
         config: config.clone(),
-        clock,
+        clock: clock.clone(),
         clicks,
-        audit: AuditBuffer::default(),
-        key_cache: Default::default(),
-        key_limits: RateLimiter::new(),
-        ip_limits: RateLimiter::new(),
+        audit: AuditBuffer::new(metrics.audit.clone()),
+        key_cache: crate::auth::KeyCache::new(clock.clone()),
+        key_limits: RateLimiter::new(clock.clone()),
+        ip_limits: RateLimiter::new(clock.clone()),
         metrics,
-        key_touched: Default::default(),
+        key_touched: crate::auth::KeyUses::new(clock),
         secrets,
         trusted_proxies: std::sync::Arc::new(trusted_proxies),
         outbox_depth: Default::default(),
@@ -415,7 +416,8 @@ impl Stopped {
 
 /// The graceful stop, once the HTTP server has stopped: webhook deliveries in flight are
 /// finished or released for immediate retry, every held click is written (retrying until
-/// `REFGROW_SHUTDOWN_TIMEOUT_SECS`, then spilled to disk), the audit log is flushed.
+/// `REFGROW_SHUTDOWN_TIMEOUT_SECS`, then spilled to disk) and so is the audit log (retried
+/// within the same time; what it cannot write is logged as lost).
 pub async fn shutdown(
     state: &AppState,
     deliveries: &crate::workers::delivery::Deliveries,
@@ -423,13 +425,11 @@ pub async fn shutdown(
     let timeout = Duration::from_secs(state.config.shutdown_timeout_secs);
     let webhook_wait = Duration::from_secs(state.config.webhook_timeout_secs.saturating_add(2));
     let deliveries = deliveries.stop(state, timeout.min(webhook_wait)).await;
-    let clicks = state.clicks.stop(&state.db, timeout).await;
-    match tokio::time::timeout(timeout, state.audit.flush(&state.db)).await {
-        Ok(Ok(n)) if n > 0 => log::info!("flushed {n} audit entries"),
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => log::error!("could not flush the audit log: {e}"),
-        Err(_) => log::error!("could not flush the audit log within {timeout:?}"),
-    }
+    // Both buffers stop the same way (see `crate::buffer`), side by side within the timeout.
+    let (clicks, _audit) = tokio::join!(
+        state.clicks.stop(&state.db, timeout),
+        state.audit.stop(&state.db, timeout)
+    );
     Stopped { clicks, deliveries }
 }
 

@@ -1,20 +1,29 @@
 //! The append-only audit log of every mutating call (POST, PUT, PATCH, DELETE): which key,
 //! what action (method and route), which resource, the outcome, the request id and the time.
 //!
-//! Entries are made by the request middleware once the response is known, buffered, and
-//! written in batches by a background task (like clicks), so auditing adds no write
-//! transaction to the request path; a graceful stop writes what is buffered. `GET
-//! /v1/audit-log` reads them back.
+//! Entries are made by the request middleware once the response is known and written in
+//! batches by the same buffered-writer mechanism as clicks ([`crate::buffer`]), so auditing
+//! adds no write transaction to the request path; a graceful stop writes what is buffered.
+//! The buffer is bounded ([`MAX_HELD`]): while the database cannot take entries for that
+//! long, further ones are dropped and counted (`refgrow_audit_dropped_total`), never the
+//! calls they record. `GET /v1/audit-log` reads them back. Their ids come from
+//! [`crate::idgen::new_id`] like every other id, and sort in the order they were made.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::prelude::*;
 use serde_json::Value;
 
+use crate::buffer::{Buffer, BufferCounters, BufferSettings, Row, StopReport, Store};
 use crate::db::schema::audit_log;
 use crate::db::{Db, DbConn};
 use crate::error::ApiError;
+
+/// The most entries held in memory before they are written.
+pub const MAX_HELD: usize = 200_000;
+/// The flusher does not wait for its interval once this many entries wait.
+const FLUSH_AT: usize = 5_000;
 
 /// An entry waiting to be written.
 #[derive(Debug, Clone, Insertable, Queryable)]
@@ -42,72 +51,93 @@ pub struct AuditRow {
     pub created_at: i64,
 }
 
-static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// A new entry id: `aud_…`, sortable like every id ([`crate::idgen::new_id`]).
+pub fn new_id() -> String {
+    crate::idgen::new_id("aud_")
+}
 
-/// An id that sorts in the order entries were made (within a process): `aud_`, the time in
-/// ms, a sequence number and random characters.
-pub fn sortable_id(now_ms: i64) -> String {
-    let seq = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1_000_000;
-    format!(
-        "aud_{:013}{:06}{}",
-        now_ms.max(0),
-        seq,
-        crate::idgen::random_base62(6)
-    )
+impl Row for AuditRow {
+    fn key(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The audit log table as the buffer's store.
+struct AuditStore(Db);
+
+impl Store<AuditRow> for AuditStore {
+    type Error = ApiError;
+
+    fn available(&self) -> Result<(), ApiError> {
+        if self.0.is_down() {
+            Err(ApiError::unavailable("known down"))
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn write(&self, batch: Arc<Vec<AuditRow>>) -> Result<(), ApiError> {
+        self.0.write(move |c| Ok(write_batch(c, &batch)?)).await
+    }
 }
 
 /// The buffer; clones share it.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct AuditBuffer {
-    pending: Arc<Mutex<Vec<AuditRow>>>,
-    flush_lock: Arc<tokio::sync::Mutex<()>>,
+    buffer: Buffer<AuditRow>,
 }
 
 impl AuditBuffer {
-    /// Queues an entry.
+    /// An empty buffer counting into `counters`.
+    pub fn new(counters: BufferCounters) -> Self {
+        AuditBuffer {
+            buffer: Buffer::new(
+                BufferSettings {
+                    name: "audit entries",
+                    max_held: MAX_HELD,
+                    flush_at: Some(FLUSH_AT),
+                },
+                None,
+                counters,
+            ),
+        }
+    }
+
+    /// Queues an entry; when the buffer is full it is dropped, counted and logged.
     pub fn push(&self, row: AuditRow) {
-        match self.pending.lock() {
-            Ok(mut p) => p.push(row),
-            Err(poisoned) => poisoned.into_inner().push(row),
+        if self.buffer.push(row).is_err() {
+            self.buffer
+                .counters()
+                .dropped
+                .with_label_values(&["buffer_full"])
+                .inc();
+            log::error!("the audit buffer is full ({MAX_HELD} entries): an entry was dropped");
         }
     }
 
     /// How many entries wait.
     pub fn len(&self) -> usize {
-        self.pending.lock().map(|p| p.len()).unwrap_or(0)
+        self.buffer.len()
     }
 
     /// Whether none wait.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.buffer.is_empty()
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> &BufferCounters {
+        self.buffer.counters()
     }
 
     /// Writes every waiting entry now.
     pub async fn flush(&self, db: &Db) -> Result<usize, ApiError> {
-        let _guard = self.flush_lock.lock().await;
-        let batch = match self.pending.lock() {
-            Ok(mut p) => std::mem::take(&mut *p),
-            Err(_) => return Err(ApiError::internal("audit buffer poisoned")),
-        };
-        if batch.is_empty() {
-            return Ok(0);
-        }
-        let n = batch.len();
-        let result = db
-            .write({
-                let batch = batch.clone();
-                move |c| Ok(write_batch(c, &batch)?)
-            })
-            .await;
-        if let Err(e) = result {
-            if let Ok(mut p) = self.pending.lock() {
-                let newer = std::mem::take(&mut *p);
-                *p = batch;
-                p.extend(newer);
-            }
-            return Err(e);
-        }
-        Ok(n)
+        self.buffer.flush(&AuditStore(db.clone())).await
+    }
+
+    /// The graceful stop: writes what is held, retrying until `timeout`.
+    pub async fn stop(&self, db: &Db, timeout: Duration) -> StopReport {
+        self.buffer.stop(&AuditStore(db.clone()), timeout).await
     }
 }
 
@@ -124,18 +154,12 @@ fn write_batch(c: &mut DbConn, batch: &[AuditRow]) -> QueryResult<()> {
     })
 }
 
-/// Writes the buffer every `every` until the process stops.
+/// Writes the buffer every `every` (sooner when many entries wait) until the process stops.
 pub fn spawn_flusher(buffer: AuditBuffer, db: Db, every: Duration) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tick.tick().await;
-            match buffer.flush(&db).await {
-                Ok(_) => {}
-                // The outage is logged once, by the database's circuit breaker.
-                Err(e) if e.is_db_down() => {}
-                Err(e) => log::warn!("writing the audit log failed, will retry: {e}"),
-            }
+    crate::buffer::spawn_flusher(buffer.buffer, AuditStore(db), every, |e: &ApiError| {
+        // The outage is logged once, by the database's circuit breaker.
+        if !e.is_db_down() {
+            log::warn!("writing the audit log failed, will retry: {e}");
         }
     });
 }

@@ -7,38 +7,49 @@
 //! write lock is taken on the request path, so the click rate is not capped by the single
 //! SQLite writer.
 //!
+//! The buffer, its flusher, the spill file and the graceful stop are the generic
+//! buffered-writer mechanism of [`crate::buffer`] (which the audit log uses too); this module
+//! adds what is particular to clicks: the code caches, the writes (`COPY`, counters,
+//! rollups), the replay that skips clicks already in the database, and what a refusal means
+//! (503 on `POST /v1/referrals/track`, a redirect without a click on `/r/{code}`).
+//!
 //! Every click that is not yet committed (waiting, taken by a flush that has not committed,
-//! or spilled to disk) is in one index by id, removed only after its commit, so every path
-//! that resolves a click id sees the same clicks at every instant, in constant time
-//! ([`ClickBuffer::settle`]).
+//! or spilled to disk) is in the buffer's index by id, removed only after its commit, so
+//! every path that resolves a click id sees the same clicks at every instant, in constant
+//! time ([`ClickBuffer::settle`]).
 //!
 //! Durability: by default a click is acknowledged from memory and a crash loses at most the
 //! clicks of one flush interval (`REFGROW_CLICK_FLUSH_MS`). With `REFGROW_CLICK_SYNC=true`,
 //! and always while the database is known to be down, a click is acknowledged only once it
-//! is committed or fsync'd to the spill file ([`spill`]), which is replayed at start and
+//! is committed or fsync'd to the spill file ([`Spill`]), which is replayed at start and
 //! drained when the database is back. When the buffer is full, or a click can be made
 //! durable nowhere, it is refused (503) or, on the redirect, not recorded and counted.
 //! Money never goes through this buffer.
 
-pub mod spill;
-
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::buffer::spill::Spill;
+use crate::buffer::{Buffer, BufferSettings, Fallback, Refused, Row, Store};
+use crate::cache::TimedCache;
+use crate::clock::Clock;
 use crate::db::schema::clicks;
 use crate::db::{affiliates, Db, DbConn};
 use crate::error::ApiError;
 use crate::metrics::ClickCounters;
-use spill::Spill;
+
+pub use crate::buffer::StopReport;
 
 /// How long a resolved referral code is trusted (a stale entry still serves redirects
 /// while the database is down).
 const CODE_TTL: Duration = Duration::from_secs(5);
+/// The most codes remembered, known and unknown (each in its own cache).
+const MAX_CODES: u64 = 100_000;
 /// Rows per multi-row `INSERT` on SQLite (9 binds each), and ids per `id IN (…)` lookup
 /// when a spill file is replayed: well under SQLite's 32,766 and PostgreSQL's 65,535 bind
 /// parameters.
@@ -115,6 +126,15 @@ pub enum NotRecorded {
     NotDurable,
 }
 
+impl From<Refused> for NotRecorded {
+    fn from(r: Refused) -> Self {
+        match r {
+            Refused::Full => NotRecorded::BufferFull,
+            Refused::NotDurable => NotRecorded::NotDurable,
+        }
+    }
+}
+
 impl NotRecorded {
     /// The metric label.
     pub fn label(self) -> &'static str {
@@ -137,153 +157,159 @@ impl NotRecorded {
     }
 }
 
-/// What a graceful stop did with the clicks it held.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StopReport {
-    /// Committed to the database during the stop.
-    pub written: usize,
-    /// Left in the spill file (written at the next start).
-    pub spilled: usize,
-    /// Neither: lost.
-    pub lost: usize,
+impl Row for ClickRow {
+    fn key(&self) -> &str {
+        &self.id
+    }
 }
 
-#[derive(Default)]
-struct Inner {
-    /// Acknowledged (or about to be), in memory only.
-    pending: Vec<ClickRow>,
-    /// On disk in the spill file, not yet committed.
-    spilled: Vec<ClickRow>,
-    /// Taken by the flush in progress, until its outcome is known.
-    in_flight: Option<Arc<Vec<ClickRow>>>,
-    /// Every click not yet committed, by id: whether it is on disk (spilled).
-    held: HashMap<String, bool>,
-    codes: HashMap<(Option<String>, String), (Instant, Option<ResolvedCode>)>,
-    /// Codes found to be unknown (the negative cache), apart from `codes` so a flood of
-    /// made-up codes fills and clears only this map.
-    unknown: HashMap<(Option<String>, String), Instant>,
+/// The clicks table as the buffer's store: batches in one transaction with their counters,
+/// replays skipping ids already there.
+struct ClickStore(Db);
+
+impl Store<ClickRow> for ClickStore {
+    type Error = ApiError;
+
+    fn available(&self) -> Result<(), ApiError> {
+        if self.0.is_down() {
+            Err(ApiError::unavailable("known down"))
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn write(&self, batch: Arc<Vec<ClickRow>>) -> Result<(), ApiError> {
+        self.0.write(move |c| Ok(write_batch(c, &batch)?)).await
+    }
+
+    async fn write_replay(&self, rows: Arc<Vec<ClickRow>>) -> Result<usize, ApiError> {
+        self.0.write(move |c| Ok(write_new(c, &rows)?)).await
+    }
 }
 
-/// The most unknown codes remembered.
-const MAX_UNKNOWN: usize = 100_000;
+/// A code within a program (None: any program), or `(Some(""), "")` for the fallback
+/// website.
+type CodeKey = (Option<String>, String);
+
+/// Resolved codes and, apart, codes found to be unknown (the negative cache), so a flood
+/// of made-up codes fills and evicts only that one. Fresh for [`CODE_TTL`] on the server's
+/// clock; an expired entry still serves while the database is down.
+#[derive(Clone)]
+struct CodeCache {
+    known: TimedCache<CodeKey, Option<ResolvedCode>>,
+    unknown: TimedCache<CodeKey, ()>,
+}
+
+impl CodeCache {
+    fn new(clock: Clock) -> Self {
+        CodeCache {
+            known: TimedCache::new(clock.clone(), CODE_TTL, MAX_CODES),
+            unknown: TimedCache::new(clock, CODE_TTL, MAX_CODES),
+        }
+    }
+
+    /// What the cache knows of a code: `Some(None)` for a known-unknown code. Fresh
+    /// entries only, or also expired ones when `stale_ok` (the database is down).
+    fn get(&self, key: &CodeKey, stale_ok: bool) -> Option<Option<ResolvedCode>> {
+        let known = if stale_ok {
+            self.known.get_stale(key)
+        } else {
+            self.known.get(key)
+        };
+        if known.is_some() {
+            return known;
+        }
+        let unknown = if stale_ok {
+            self.unknown.get_stale(key)
+        } else {
+            self.unknown.get(key)
+        };
+        unknown.map(|()| None)
+    }
+
+    fn clear(&self) {
+        self.known.clear();
+        self.unknown.clear();
+    }
+}
 
 /// The buffer and the code cache; clones share them.
 #[derive(Clone)]
 pub struct ClickBuffer {
-    inner: Arc<Mutex<Inner>>,
-    flush_lock: Arc<tokio::sync::Mutex<()>>,
-    settings: Arc<ClickSettings>,
-    spill: Option<Arc<Spill>>,
-    counters: ClickCounters,
+    buffer: Buffer<ClickRow>,
+    codes: CodeCache,
+    sync: bool,
 }
 
 impl ClickBuffer {
     /// An empty buffer. Call [`ClickBuffer::load_spill`] before serving.
-    pub fn new(settings: ClickSettings, counters: ClickCounters) -> Self {
-        let spill = settings.spill_path.clone().map(|p| Arc::new(Spill::new(p)));
+    pub fn new(settings: ClickSettings, counters: ClickCounters, clock: Clock) -> Self {
+        let spill = settings.spill_path.clone().map(|p| {
+            let spill: Arc<dyn Fallback<ClickRow>> = Arc::new(Spill::<ClickRow>::new(p));
+            spill
+        });
         ClickBuffer {
-            inner: Arc::default(),
-            flush_lock: Arc::default(),
-            settings: Arc::new(settings),
-            spill,
-            counters,
+            buffer: Buffer::new(
+                BufferSettings {
+                    name: "clicks",
+                    max_held: settings.max_held,
+                    // On the interval only (`REFGROW_CLICK_FLUSH_MS`, what the durability
+                    // promise is stated in): a flush takes all that waits, in one COPY.
+                    flush_at: None,
+                },
+                spill,
+                counters,
+            ),
+            codes: CodeCache::new(clock),
+            sync: settings.sync,
         }
     }
 
     /// The counters.
     pub fn counters(&self) -> &ClickCounters {
-        &self.counters
+        self.buffer.counters()
     }
 
     /// Whether clicks are acknowledged only once durable.
     pub fn is_sync(&self) -> bool {
-        self.settings.sync
+        self.sync
     }
 
     /// Takes up the clicks of a spill file left by an earlier run (they are written by the
     /// next flush). Returns how many.
     pub fn load_spill(&self) -> std::io::Result<usize> {
-        let Some(spill) = &self.spill else {
-            return Ok(0);
-        };
-        let (rows, bad) = spill.load()?;
-        if bad > 0 {
-            log::warn!(
-                "click spill file {}: skipped {bad} torn line(s) (clicks never acknowledged)",
-                spill.path().display()
-            );
-        }
-        if rows.is_empty() {
-            if bad > 0 {
-                spill.rewrite(&[])?;
-            }
-            return Ok(0);
-        }
-        spill.rewrite(&rows)?;
-        let n = rows.len();
-        let mut inner = self.lock();
-        for r in &rows {
-            inner.held.insert(r.id.clone(), true);
-        }
-        inner.spilled.extend(rows);
-        log::warn!(
-            "click spill file {}: {n} clicks from an earlier run will be written to the database",
-            spill.path().display()
-        );
-        Ok(n)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // A panic while holding this lock cannot leave it inconsistent in a way that loses
-        // clicks (every change is one push or one take), so a poisoned lock is used as is.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        self.buffer.load_fallback()
     }
 
     /// Queues a click (acknowledged from memory). Refuses when the buffer is full.
     pub fn push(&self, click: ClickRow) -> Result<(), NotRecorded> {
-        let mut inner = self.lock();
-        if inner.held.len() >= self.settings.max_held {
-            return Err(NotRecorded::BufferFull);
-        }
-        inner.held.insert(click.id.clone(), false);
-        inner.pending.push(click);
-        Ok(())
+        Ok(self.buffer.push(click)?)
     }
 
     /// Records a click: queued, and when clicks must be durable before their answer (sync
     /// mode, or the database known down) written or spilled first; a click that could not
     /// be made durable is withdrawn, never half-recorded.
     pub async fn record(&self, db: &Db, click: ClickRow) -> Result<(), NotRecorded> {
-        let id = click.id.clone();
-        self.push(click)?;
-        if !(self.settings.sync || db.is_down()) {
-            return Ok(());
-        }
-        let _ = self.flush(db).await;
-        let mut inner = self.lock();
-        match inner.held.get(&id) {
-            None | Some(true) => Ok(()),
-            Some(false) => {
-                inner.held.remove(&id);
-                inner.pending.retain(|c| c.id != id);
-                Err(NotRecorded::NotDurable)
-            }
-        }
+        let durable = self.sync || db.is_down();
+        Ok(self
+            .buffer
+            .record(&ClickStore(db.clone()), click, durable)
+            .await?)
     }
 
     /// How many clicks are held (not yet committed).
     pub fn len(&self) -> usize {
-        self.lock().held.len()
+        self.buffer.len()
     }
 
     /// Whether no click is held.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.buffer.is_empty()
     }
 
     /// Whether a click id is held and not yet committed (waiting, being written or spilled).
     pub fn contains(&self, id: &str) -> bool {
-        self.lock().held.contains_key(id)
+        self.buffer.contains(id)
     }
 
     /// Makes sure a click id, if this process answered it, is committed before the caller
@@ -303,28 +329,7 @@ impl ClickBuffer {
 
     /// Forgets cached codes (after an affiliate or program changed).
     pub fn invalidate_codes(&self) {
-        let mut i = self.lock();
-        i.codes.clear();
-        i.unknown.clear();
-    }
-
-    /// What the cache knows of a code (program, code): `Some(None)` for a known-unknown
-    /// code. Fresh entries only, or also expired ones when `stale_ok` (the database is down).
-    fn cached(
-        &self,
-        key: &(Option<String>, String),
-        stale_ok: bool,
-    ) -> Option<Option<ResolvedCode>> {
-        let i = self.lock();
-        if let Some((at, hit)) = i.codes.get(key) {
-            if stale_ok || at.elapsed() < CODE_TTL {
-                return Some(hit.clone());
-            }
-        }
-        i.unknown
-            .get(key)
-            .filter(|at| stale_ok || at.elapsed() < CODE_TTL)
-            .map(|_| None)
+        self.codes.clear();
     }
 
     /// Resolves a code (within a program when given), through the cache.
@@ -335,7 +340,7 @@ impl ClickBuffer {
         code: &str,
     ) -> Result<Option<ResolvedCode>, ApiError> {
         let key = (program_id.map(str::to_string), code.to_string());
-        if let Some(hit) = self.cached(&key, false) {
+        if let Some(hit) = self.codes.get(&key, false) {
             return Ok(hit);
         }
         let (p, c) = key.clone();
@@ -345,30 +350,19 @@ impl ClickBuffer {
         {
             Ok(found) => found,
             // The database is down: an expired entry is better than no answer.
-            Err(e) if e.is_db_down() => return self.cached(&key, true).ok_or(e),
+            Err(e) if e.is_db_down() => return self.codes.get(&key, true).ok_or(e),
             Err(e) => return Err(e),
         };
-        let mut i = self.lock();
         match &found {
-            Some(_) => {
-                if i.codes.len() > 100_000 {
-                    i.codes.clear();
-                }
-                i.codes.insert(key, (Instant::now(), found.clone()));
-            }
-            None => {
-                if i.unknown.len() >= MAX_UNKNOWN {
-                    i.unknown.clear();
-                }
-                i.unknown.insert(key, Instant::now());
-            }
+            Some(_) => self.codes.known.insert(key, found.clone()),
+            None => self.codes.unknown.insert(key, ()),
         }
         Ok(found)
     }
 
     /// A public code's resolution if the cache holds it, without asking the database.
     pub fn cached_public(&self, code: &str) -> Option<Option<ResolvedCode>> {
-        self.cached(&(None, code.to_string()), false)
+        self.codes.get(&(None, code.to_string()), false)
     }
 
     /// Where an unknown code lands: `REFGROW_FALLBACK_URL`, else the website of the only
@@ -386,7 +380,7 @@ impl ClickBuffer {
             return Ok(Some(url.trim().to_string()));
         }
         let key = (Some(String::new()), String::new());
-        if let Some(hit) = self.cached(&key, false) {
+        if let Some(hit) = self.codes.get(&key, false) {
             return Ok(hit.and_then(|r| r.website_url));
         }
         let sites: Vec<Option<String>> = match db
@@ -403,7 +397,8 @@ impl ClickBuffer {
             Ok(sites) => sites,
             Err(e) if e.is_db_down() => {
                 return self
-                    .cached(&key, true)
+                    .codes
+                    .get(&key, true)
                     .map(|hit| hit.and_then(|r| r.website_url))
                     .ok_or(e)
             }
@@ -421,7 +416,7 @@ impl ClickBuffer {
             cookie_days: 0,
             attribution_first_click: true,
         });
-        self.lock().codes.insert(key, (Instant::now(), entry));
+        self.codes.known.insert(key, entry);
         Ok(site)
     }
 
@@ -430,193 +425,13 @@ impl ClickBuffer {
     /// crash does not lose it; otherwise it goes back to the front of the queue. Returns
     /// how many clicks were committed.
     pub async fn flush(&self, db: &Db) -> Result<usize, ApiError> {
-        let _guard = self.flush_lock.lock().await;
-        let batch = std::mem::take(&mut self.lock().pending);
-        let mut written = 0;
-        let mut failure = None;
-        if !batch.is_empty() {
-            let batch = Arc::new(batch);
-            let result = if db.is_down() {
-                Err(ApiError::unavailable("known down"))
-            } else {
-                self.lock().in_flight = Some(batch.clone());
-                let b = batch.clone();
-                let r = db.write(move |c| Ok(write_batch(c, &b)?)).await;
-                self.lock().in_flight = None;
-                r
-            };
-            match result {
-                Ok(()) => {
-                    let mut inner = self.lock();
-                    for c in batch.iter() {
-                        inner.held.remove(&c.id);
-                    }
-                    drop(inner);
-                    written += batch.len();
-                    self.counters.flushed.inc_by(batch.len() as u64);
-                }
-                Err(e) => {
-                    // The outcome of a failed commit may be unknown: spilled clicks are
-                    // written later by id, skipping those already in the database.
-                    let batch = Arc::try_unwrap(batch).unwrap_or_else(|b| (*b).clone());
-                    if let Err(spill_error) = self.spill_rows(batch).await {
-                        log::error!("clicks: spilling failed: {spill_error}");
-                    }
-                    failure = Some(e);
-                }
-            }
-        }
-        if failure.is_none() && !db.is_down() {
-            match self.drain(db).await {
-                Ok(n) => written += n,
-                Err(e) => failure = Some(e),
-            }
-        }
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(written),
-        }
-    }
-
-    /// Appends a batch to the spill file and marks it held on disk; without a spill file,
-    /// or when the append fails, puts it back at the front of the queue.
-    async fn spill_rows(&self, batch: Vec<ClickRow>) -> Result<(), String> {
-        let Some(spill) = self.spill.clone() else {
-            self.requeue(batch);
-            return Err("no spill file".into());
-        };
-        let n = batch.len();
-        let this = self.clone();
-        let outcome = tokio::task::spawn_blocking(move || match spill.append(&batch) {
-            Ok(()) => {
-                let mut inner = this.lock();
-                for c in &batch {
-                    inner.held.insert(c.id.clone(), true);
-                }
-                inner.spilled.extend(batch);
-                Ok(())
-            }
-            Err(e) => {
-                this.requeue(batch);
-                Err(format!("{}: {e}", spill.path().display()))
-            }
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        if outcome.is_ok() {
-            self.counters.spilled.inc_by(n as u64);
-        }
-        outcome
-    }
-
-    fn requeue(&self, batch: Vec<ClickRow>) {
-        let mut inner = self.lock();
-        let newer = std::mem::take(&mut inner.pending);
-        inner.pending = batch;
-        inner.pending.extend(newer);
-    }
-
-    /// Writes the spilled clicks (skipping ids already in the database), then empties the
-    /// spill file. Called under the flush lock.
-    async fn drain(&self, db: &Db) -> Result<usize, ApiError> {
-        let rows = {
-            let inner = self.lock();
-            if inner.spilled.is_empty() {
-                return Ok(0);
-            }
-            Arc::new(inner.spilled.clone())
-        };
-        let r = rows.clone();
-        let inserted = db.write(move |c| Ok(write_new(c, &r)?)).await?;
-        let this = self.clone();
-        let done = rows.len();
-        tokio::task::spawn_blocking(move || {
-            let mut inner = this.lock();
-            let at = done.min(inner.spilled.len());
-            let rest = inner.spilled.split_off(at);
-            for c in rows.iter() {
-                inner.held.remove(&c.id);
-            }
-            if let Some(spill) = &this.spill {
-                if let Err(e) = spill.rewrite(&rest) {
-                    // The clicks are in the database: a replay would skip them.
-                    log::error!("clicks: cannot empty {}: {e}", spill.path().display());
-                }
-            }
-            inner.spilled = rest;
-        })
-        .await
-        .map_err(ApiError::internal)?;
-        self.counters.flushed.inc_by(inserted as u64);
-        log::info!("clicks: wrote {inserted} spilled clicks to the database ({done} drained)");
-        Ok(inserted)
+        self.buffer.flush(&ClickStore(db.clone())).await
     }
 
     /// The graceful stop: writes everything held, retrying until `timeout`; then spills
     /// what is still only in memory. Logs and returns the counts.
     pub async fn stop(&self, db: &Db, timeout: Duration) -> StopReport {
-        let started = Instant::now();
-        let held = self.len();
-        let mut report = StopReport::default();
-        if held > 0 {
-            log::info!("stopping: writing {held} held clicks (at most {timeout:?})");
-        }
-        loop {
-            let left = timeout.saturating_sub(started.elapsed());
-            match tokio::time::timeout(left, self.flush(db)).await {
-                Ok(Ok(n)) => report.written += n,
-                Ok(Err(e)) => log::warn!("stopping: writing clicks failed, retrying: {e}"),
-                Err(_) => log::warn!("stopping: writing clicks did not finish in {timeout:?}"),
-            }
-            if self.is_empty() || started.elapsed() >= timeout {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200).min(timeout)).await;
-        }
-        // What is still only in memory, including a write that never answered (if it did
-        // commit, the replay skips those ids), goes to the spill file.
-        let left = {
-            let mut inner = self.lock();
-            let mut left: Vec<ClickRow> = inner
-                .in_flight
-                .take()
-                .map(|b| b.iter().cloned().collect())
-                .unwrap_or_default();
-            left.extend(std::mem::take(&mut inner.pending));
-            left
-        };
-        if !left.is_empty() {
-            if let Err(e) = self.spill_rows(left).await {
-                log::error!("stopping: cannot spill clicks: {e}");
-            }
-        }
-        let inner = self.lock();
-        report.spilled = inner.spilled.len();
-        report.lost = inner.held.values().filter(|on_disk| !**on_disk).count();
-        drop(inner);
-        if report.lost > 0 {
-            log::error!(
-                "stopping: {} clicks could not be written to the database nor to the spill \
-                 file and are lost ({} written, {} spilled)",
-                report.lost,
-                report.written,
-                report.spilled
-            );
-        } else if report.spilled > 0 {
-            log::warn!(
-                "stopping: {} clicks written, {} left in the spill file {} (written at the next \
-                 start)",
-                report.written,
-                report.spilled,
-                self.spill
-                    .as_ref()
-                    .map(|s| s.path().display().to_string())
-                    .unwrap_or_default()
-            );
-        } else if held > 0 {
-            log::info!("stopping: all {} held clicks written", report.written);
-        }
-        report
+        self.buffer.stop(&ClickStore(db.clone()), timeout).await
     }
 }
 
@@ -736,16 +551,10 @@ fn count(c: &mut DbConn, rows: &[ClickRow]) -> QueryResult<()> {
 
 /// Flushes the buffer every `every` until the process stops.
 pub fn spawn_flusher(buffer: ClickBuffer, db: Db, every: Duration) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tick.tick().await;
-            match buffer.flush(&db).await {
-                Ok(_) => {}
-                // Logged once by the breaker; the clicks went to the spill file.
-                Err(e) if e.is_db_down() => {}
-                Err(e) => log::warn!("flushing clicks failed, will retry: {e}"),
-            }
+    crate::buffer::spawn_flusher(buffer.buffer, ClickStore(db), every, |e: &ApiError| {
+        // Logged once by the breaker; the clicks went to the spill file.
+        if !e.is_db_down() {
+            log::warn!("flushing clicks failed, will retry: {e}");
         }
     });
 }

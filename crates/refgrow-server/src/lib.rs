@@ -9,6 +9,8 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod buffer;
+pub mod cache;
 pub mod cli;
 pub mod clicks;
 pub mod client_ip;

@@ -1,12 +1,13 @@
 //! `GET /metrics` in the Prometheus text format: requests and their latency per route and
-//! status, the database pools, buffered clicks and audit entries, and the webhook outbox.
+//! status, the database pools, buffered clicks and audit entries (see [`crate::buffer`]), and the webhook outbox.
 
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
+
+use crate::buffer::BufferCounters;
 
 /// The server's metrics; clones share them.
 #[derive(Clone)]
@@ -18,68 +19,39 @@ pub struct Metrics {
     pub gauges: IntGaugeVec,
     /// The click path's counters.
     pub clicks: ClickCounters,
+    /// The audit log's counters.
+    pub audit: BufferCounters,
 }
 
-/// Counters of the click path, so a bench can compute the write rate and see every click
-/// that was not recorded.
-#[derive(Clone)]
-pub struct ClickCounters {
-    /// `refgrow_clicks_flushed_total`: clicks committed to the database.
-    pub flushed: IntCounter,
-    /// `refgrow_clicks_refused_total{reason}`: `POST /v1/referrals/track` answered 503
-    /// (`buffer_full`, `not_durable`).
-    pub refused: IntCounterVec,
-    /// `refgrow_clicks_dropped_total{reason}`: redirects sent on without recording their
-    /// click (`buffer_full`, `not_durable`).
-    pub dropped: IntCounterVec,
-    /// `refgrow_clicks_spilled_total`: clicks fsync'd to the spill file while the database
-    /// was unreachable.
-    pub spilled: IntCounter,
-    /// `refgrow_clicks_buffered`: clicks held (waiting, being written or spilled), at
-    /// scrape time.
-    pub buffered: IntGauge,
+/// The click path's counters (`refgrow_clicks_…`), so a bench can compute the write rate
+/// and see every click that was not recorded: `refgrow_clicks_flushed_total` (committed to
+/// the database), `refgrow_clicks_refused_total{reason}` (`POST /v1/referrals/track`
+/// answered 503: `buffer_full`, `not_durable`), `refgrow_clicks_dropped_total{reason}`
+/// (redirects sent on without recording their click), `refgrow_clicks_spilled_total`
+/// (fsync'd to the spill file while the database was unreachable) and
+/// `refgrow_clicks_buffered` (held: waiting, being written or spilled, at scrape time).
+pub type ClickCounters = BufferCounters;
+
+/// The click path's counters, not registered anywhere.
+pub fn click_counters() -> Result<ClickCounters, prometheus::Error> {
+    BufferCounters::new(
+        "clicks",
+        "Clicks",
+        "Clicks refused with 503 by POST /v1/referrals/track",
+        "Redirects sent on without recording their click",
+    )
 }
 
-impl ClickCounters {
-    /// Fresh counters, not registered anywhere.
-    pub fn new() -> Result<ClickCounters, prometheus::Error> {
-        Ok(ClickCounters {
-            flushed: IntCounter::new(
-                "refgrow_clicks_flushed_total",
-                "Clicks committed to the database",
-            )?,
-            refused: IntCounterVec::new(
-                Opts::new(
-                    "refgrow_clicks_refused_total",
-                    "Clicks refused with 503 by POST /v1/referrals/track",
-                ),
-                &["reason"],
-            )?,
-            dropped: IntCounterVec::new(
-                Opts::new(
-                    "refgrow_clicks_dropped_total",
-                    "Redirects sent on without recording their click",
-                ),
-                &["reason"],
-            )?,
-            spilled: IntCounter::new(
-                "refgrow_clicks_spilled_total",
-                "Clicks written to the local spill file while the database was unreachable",
-            )?,
-            buffered: IntGauge::new(
-                "refgrow_clicks_buffered",
-                "Clicks held in memory and not yet in the database",
-            )?,
-        })
-    }
-
-    fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
-        registry.register(Box::new(self.flushed.clone()))?;
-        registry.register(Box::new(self.refused.clone()))?;
-        registry.register(Box::new(self.dropped.clone()))?;
-        registry.register(Box::new(self.spilled.clone()))?;
-        registry.register(Box::new(self.buffered.clone()))
-    }
+/// The audit log's counters (`refgrow_audit_…`): entries committed, entries dropped because
+/// the buffer was full (`refgrow_audit_dropped_total{reason="buffer_full"}`: the call they
+/// record was answered all the same) and entries held at scrape time.
+pub fn audit_counters() -> Result<BufferCounters, prometheus::Error> {
+    BufferCounters::new(
+        "audit",
+        "Audit entries",
+        "Audit entries refused (unused: a call is never refused for its audit entry)",
+        "Audit entries not recorded because the audit buffer was full",
+    )
 }
 
 impl Metrics {
@@ -113,14 +85,17 @@ impl Metrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(gauges.clone()))?;
-        let clicks = ClickCounters::new()?;
+        let clicks = click_counters()?;
         clicks.register(&registry)?;
+        let audit = audit_counters()?;
+        audit.register(&registry)?;
         Ok(Metrics {
             registry,
             requests,
             latency,
             gauges,
             clicks,
+            audit,
         })
     }
 

@@ -1,23 +1,36 @@
-//! Token buckets: per API key (`429 rate_limit_exceeded` with `Retry-After` and the IETF
+//! Rate limits: per API key (`429 rate_limit_exceeded` with `Retry-After` and the IETF
 //! `RateLimit` headers) and per client IP on the public click redirect (over the limit a
 //! visitor is still redirected, but no click is recorded, so a flood cannot fill the disk).
 //!
-//! A bucket holds up to twice its rate (a burst of two seconds' worth) and refills
-//! continuously; tokens are counted in millionths in integers. Buckets live in the process:
-//! with several replicas each enforces the limit on its own share of the traffic.
+//! A bucket of `rate` requests per second holds up to twice its rate (a burst of two
+//! seconds' worth) and refills continuously: governor's GCRA limiter, with
+//! `Quota::per_second(rate).allow_burst(2 * rate)`, reading the server's injectable
+//! [`Clock`] (so tests move time instead of sleeping). Buckets live in a bounded [`moka`]
+//! cache, one per key, each with its own rate (a key's own `rateLimit` wins). They live in the
+//! process: with several replicas each enforces the limit on its own share of the traffic.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::num::NonZeroU32;
+use std::sync::Arc;
 
-const MICRO: u64 = 1_000_000;
-/// Past this many buckets, idle ones are dropped.
-const MAX_BUCKETS: usize = 100_000;
+use governor::clock::Clock as GovernorClock;
+use governor::middleware::StateInformationMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::Quota;
 
-#[derive(Debug, Clone, Copy)]
+use crate::clock::Clock;
+
+/// Past this many buckets, the least used ones are dropped (a dropped bucket starts full).
+const MAX_BUCKETS: u64 = 100_000;
+/// The highest rate a bucket enforces (the API refuses a key's `rateLimit` above it).
+const MAX_RATE: u32 = 1_000_000;
+const NANOS_PER_SEC: u64 = 1_000_000_000;
+
+type Gcra = governor::RateLimiter<NotKeyed, InMemoryState, Clock, StateInformationMiddleware>;
+
+/// One key's bucket, and the rate it was made for.
 struct Bucket {
-    micro_tokens: u64,
-    at: Instant,
+    rate: u32,
+    gcra: Gcra,
 }
 
 /// What a request got from its bucket; also rendered as response headers.
@@ -54,16 +67,41 @@ impl Decision {
     }
 }
 
-/// Buckets by key (an API key id, a client IP).
-#[derive(Clone, Default)]
+/// Buckets by key (an API key id, a client IP); clones share them.
+#[derive(Clone)]
 pub struct RateLimiter {
-    buckets: Arc<Mutex<HashMap<String, Bucket>>>,
+    buckets: moka::sync::Cache<String, Arc<Bucket>>,
+    clock: Clock,
 }
 
 impl RateLimiter {
-    /// An empty limiter.
-    pub fn new() -> Self {
-        RateLimiter::default()
+    /// An empty limiter on `clock`.
+    pub fn new(clock: Clock) -> Self {
+        RateLimiter {
+            buckets: moka::sync::Cache::new(MAX_BUCKETS),
+            clock,
+        }
+    }
+
+    fn bucket(&self, key: &str, rate: u32) -> Arc<Bucket> {
+        let make = || {
+            let per_sec = NonZeroU32::new(rate.min(MAX_RATE)).unwrap_or(NonZeroU32::MIN);
+            let burst = NonZeroU32::new(per_sec.get().saturating_mul(2)).unwrap_or(per_sec);
+            let quota = Quota::per_second(per_sec).allow_burst(burst);
+            Arc::new(Bucket {
+                rate,
+                gcra: governor::RateLimiter::direct_with_clock(quota, self.clock.clone())
+                    .with_middleware::<StateInformationMiddleware>(),
+            })
+        };
+        let bucket = self.buckets.get_with_by_ref(key, make);
+        if bucket.rate == rate {
+            return bucket;
+        }
+        // The key's rate changed: a new bucket for the new rate.
+        let fresh = make();
+        self.buckets.insert(key.to_string(), fresh.clone());
+        fresh
     }
 
     /// Takes one token from `key`'s bucket of `per_sec` requests per second. A rate of 0 is
@@ -72,57 +110,54 @@ impl RateLimiter {
         if per_sec == 0 {
             return None;
         }
-        let rate = u64::from(per_sec);
-        let capacity = rate.saturating_mul(2).saturating_mul(MICRO);
-        let now = Instant::now();
-        let mut map = match self.buckets.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if map.len() >= MAX_BUCKETS && !map.contains_key(key) {
-            map.retain(|_, b| now.duration_since(b.at).as_secs() < 10);
-            if map.len() >= MAX_BUCKETS {
-                map.clear();
+        let bucket = self.bucket(key, per_sec);
+        let outcome = bucket.gcra.check();
+        Some(match outcome {
+            Ok(state) => {
+                let q = state.quota();
+                let remaining = state.remaining_burst_capacity();
+                // Until full again: the missing cells, one per replenish interval (rounded
+                // up to whole cells).
+                let missing = u64::from(q.burst_size().get().saturating_sub(remaining));
+                let reset_ns = missing.saturating_mul(interval_ns(&q));
+                Decision {
+                    allowed: true,
+                    limit: per_sec,
+                    remaining: u64::from(remaining),
+                    reset_secs: reset_ns.div_ceil(NANOS_PER_SEC),
+                    retry_after_secs: 0,
+                }
             }
-        }
-        let bucket = map.entry(key.to_string()).or_insert(Bucket {
-            micro_tokens: capacity,
-            at: now,
-        });
-        let elapsed_us =
-            u64::try_from(now.duration_since(bucket.at).as_micros()).unwrap_or(u64::MAX);
-        bucket.micro_tokens = bucket
-            .micro_tokens
-            .saturating_add(elapsed_us.saturating_mul(rate))
-            .min(capacity);
-        bucket.at = now;
-        let allowed = bucket.micro_tokens >= MICRO;
-        if allowed {
-            bucket.micro_tokens -= MICRO;
-        }
-        let missing_to_full = capacity - bucket.micro_tokens;
-        let per_sec_micro = rate * MICRO;
-        let reset_secs = missing_to_full.div_ceil(per_sec_micro);
-        let retry_after_secs = if allowed {
-            0
-        } else {
-            (MICRO - bucket.micro_tokens).div_ceil(per_sec_micro).max(1)
-        };
-        Some(Decision {
-            allowed,
-            limit: per_sec,
-            remaining: bucket.micro_tokens / MICRO,
-            reset_secs,
-            retry_after_secs,
+            Err(not_until) => {
+                let q = not_until.quota();
+                let wait_ns = u64::try_from(
+                    not_until
+                        .wait_time_from(GovernorClock::now(bucket.gcra.clock()))
+                        .as_nanos(),
+                )
+                .unwrap_or(u64::MAX);
+                // Until full again: the wait for the next cell, then the rest of the burst.
+                let rest = u64::from(q.burst_size().get().saturating_sub(1));
+                let reset_ns = wait_ns.saturating_add(rest.saturating_mul(interval_ns(&q)));
+                Decision {
+                    allowed: false,
+                    limit: per_sec,
+                    remaining: 0,
+                    reset_secs: reset_ns.div_ceil(NANOS_PER_SEC),
+                    retry_after_secs: wait_ns.div_ceil(NANOS_PER_SEC).max(1),
+                }
+            }
         })
     }
 
     /// Forgets a key's bucket (a key's limit changed or it was revoked).
     pub fn forget(&self, key: &str) {
-        if let Ok(mut m) = self.buckets.lock() {
-            m.remove(key);
-        }
+        self.buckets.invalidate(key);
     }
+}
+
+fn interval_ns(q: &Quota) -> u64 {
+    u64::try_from(q.replenish_interval().as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -131,7 +166,8 @@ mod tests {
 
     #[test]
     fn a_burst_of_twice_the_rate_then_429() {
-        let l = RateLimiter::new();
+        let clock = Clock::frozen();
+        let l = RateLimiter::new(clock.clone());
         let allowed = (0..10)
             .filter(|_| l.check("k", 3).map(|d| d.allowed).unwrap_or(true))
             .count();
@@ -142,5 +178,35 @@ mod tests {
         assert_eq!(d.remaining, 0);
         assert!(l.check("other", 3).unwrap().allowed, "buckets are per key");
         assert_eq!(l.check("k", 0), None, "0 is unlimited");
+    }
+
+    #[test]
+    fn buckets_refill_as_the_clock_moves() {
+        let clock = Clock::frozen();
+        let l = RateLimiter::new(clock.clone());
+        let first = l.check("k", 2).unwrap();
+        assert_eq!((first.remaining, first.reset_secs), (3, 1));
+        for _ in 0..3 {
+            assert!(l.check("k", 2).unwrap().allowed);
+        }
+        let d = l.check("k", 2).unwrap();
+        assert!(!d.allowed);
+        assert_eq!((d.retry_after_secs, d.reset_secs), (1, 2));
+        // Half a second is one token at 2/s; nothing refills without the clock moving.
+        clock.advance(chrono::Duration::milliseconds(499));
+        assert!(!l.check("k", 2).unwrap().allowed);
+        clock.advance(chrono::Duration::milliseconds(1));
+        let d = l.check("k", 2).unwrap();
+        assert!(d.allowed);
+        assert_eq!(d.remaining, 0);
+        assert!(!l.check("k", 2).unwrap().allowed);
+        // Two seconds fill it again.
+        clock.advance(chrono::Duration::seconds(2));
+        assert_eq!(l.check("k", 2).unwrap().remaining, 3);
+        // A new rate is a new bucket; forgetting one starts it full.
+        assert_eq!(l.check("k", 5).unwrap().remaining, 9);
+        l.check("k", 5);
+        l.forget("k");
+        assert_eq!(l.check("k", 5).unwrap().remaining, 9);
     }
 }

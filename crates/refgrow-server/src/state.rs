@@ -1,7 +1,6 @@
 //! What every handler can reach: the database, the settings, the clock, the click and
 //! audit buffers, the rate limiters and the metrics.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::audit::AuditBuffer;
@@ -33,8 +32,8 @@ pub struct AppState {
     pub ip_limits: RateLimiter,
     /// Request and state metrics.
     pub metrics: Metrics,
-    /// When each key's `last_used_at` was last written (ms), to write it at most once a minute.
-    pub key_touched: Arc<Mutex<HashMap<String, i64>>>,
+    /// Which keys had their `last_used_at` written in the last minute.
+    pub key_touched: crate::auth::KeyUses,
     /// Encrypts and decrypts secrets at rest (see [`crate::secrets`]).
     pub secrets: crate::secrets::Sealer,
     /// Peers whose forwarding headers are believed (see [`crate::client_ip`]).

@@ -99,7 +99,9 @@ async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRes
     m.set("clicks_buffered", held);
     m.clicks.buffered.set(held);
     m.set("db_down", i64::from(state.db.is_down()));
-    m.set("audit_entries_buffered", state.audit.len() as i64);
+    let audit_held = i64::try_from(state.audit.len()).unwrap_or(i64::MAX);
+    m.set("audit_entries_buffered", audit_held);
+    m.audit.buffered.set(audit_held);
     m.set("webhook_outbox_depth", outbox_depth(&state).await);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

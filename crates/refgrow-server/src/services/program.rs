@@ -79,36 +79,31 @@ pub fn load(c: &mut DbConn, program_id: &str) -> Result<ProgramRow, ApiError> {
 /// line only creates programs, whose new ids cannot be cached yet). A write batch that fails
 /// to commit clears it too. PostgreSQL, with its replicas, always reads the row.
 pub mod cache {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
+    use std::sync::OnceLock;
 
     use crate::db::programs::ProgramRow;
 
-    fn map() -> &'static Mutex<HashMap<String, ProgramRow>> {
-        static MAP: OnceLock<Mutex<HashMap<String, ProgramRow>>> = OnceLock::new();
-        MAP.get_or_init(Default::default)
+    /// At most this many programs are cached (moka evicts the least used past it).
+    const MAX_PROGRAMS: u64 = 10_000;
+
+    fn cache() -> &'static moka::sync::Cache<String, ProgramRow> {
+        static CACHE: OnceLock<moka::sync::Cache<String, ProgramRow>> = OnceLock::new();
+        CACHE.get_or_init(|| moka::sync::Cache::new(MAX_PROGRAMS))
     }
 
     /// A cached program.
     pub fn get(id: &str) -> Option<ProgramRow> {
-        map().lock().ok()?.get(id).cloned()
+        cache().get(id)
     }
 
     /// Remembers a program.
     pub fn put(row: &ProgramRow) {
-        if let Ok(mut m) = map().lock() {
-            if m.len() >= 10_000 {
-                m.clear();
-            }
-            m.insert(row.id.clone(), row.clone());
-        }
+        cache().insert(row.id.clone(), row.clone());
     }
 
-    /// Forgets every program.
+    /// Forgets every program (reads after this never see an entry put before it).
     pub fn clear() {
-        if let Ok(mut m) = map().lock() {
-            m.clear();
-        }
+        cache().invalidate_all();
     }
 }
 

@@ -96,6 +96,14 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut Config)) -> TestApp {
     spawn_configured(url, dir, Clock::system(), tune).await
 }
 
+/// Starts a server on a fresh database with settings changed by `tune`, on a clock that
+/// stands still until the test moves it (`app.state.clock.advance`): what a test asserts
+/// about rate limits or cache expiry then does not depend on how fast the machine runs it.
+pub async fn spawn_frozen_with(tune: impl FnOnce(&mut Config)) -> TestApp {
+    let (url, dir) = fresh_database();
+    spawn_configured(url, dir, Clock::frozen(), tune).await
+}
+
 /// Starts a server on a given database with settings changed by `tune`.
 pub async fn spawn_configured(
     url: String,

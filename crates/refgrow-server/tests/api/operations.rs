@@ -3,11 +3,13 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{spawn_app, spawn_frozen_with};
 
 #[tokio::test]
 async fn over_the_limit_is_429_with_retry_after_and_ratelimit_headers() {
-    let app = spawn_app().await;
+    // The clock stands still: the bucket does not refill between the requests, however
+    // slowly they run.
+    let app = spawn_frozen_with(|_| {}).await;
     let r = app
         .post("/v1/api-keys", json!({"label": "slow", "rateLimit": 1}))
         .await;
@@ -223,7 +225,7 @@ async fn metrics_are_prometheus_text() {
 
 #[tokio::test]
 async fn a_flood_from_one_address_records_no_more_clicks() {
-    let app = spawn_app_with(|c| c.click_rate_limit_per_sec = 2).await;
+    let app = spawn_frozen_with(|c| c.click_rate_limit_per_sec = 2).await;
     app.patch(
         "/v1/program",
         json!({"websiteUrl": "https://acme.example/"}),

@@ -14,7 +14,9 @@ use refgrow_server::secrets::{self, Sealer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_app_with, spawn_configured, TestApp, TEST_SECRET_KEY};
+use crate::helpers::{
+    spawn_app, spawn_app_with, spawn_configured, spawn_frozen_with, TestApp, TEST_SECRET_KEY,
+};
 
 /// The harness with private webhook targets refused (the default of a real deployment).
 async fn guarded_app() -> TestApp {
@@ -615,7 +617,7 @@ async fn the_upgrade_gives_shared_codes_to_their_oldest_affiliate() {
 
 #[tokio::test]
 async fn unknown_codes_are_indexed_and_rate_limited_like_known_ones() {
-    let app = spawn_app_with(|c| c.click_rate_limit_per_sec = 1).await;
+    let app = spawn_frozen_with(|c| c.click_rate_limit_per_sec = 1).await;
     app.patch("/v1/program", json!({"websiteUrl": "https://a.example"}))
         .await;
     let aff = app.affiliate("a@x.io", "Ann").await;
@@ -686,7 +688,7 @@ async fn forwarding_headers_are_believed_only_from_trusted_proxies() {
     let ips = click_ips(&app, &[("x-forwarded-for", "6.6.6.6")], &code).await;
     assert_eq!(ips, vec![Some("127.0.0.1".to_string())]);
 
-    let app = spawn_app_with(|c| {
+    let app = spawn_frozen_with(|c| {
         c.trusted_proxies = Some("127.0.0.1/32".into());
         c.click_rate_limit_per_sec = 1;
     })

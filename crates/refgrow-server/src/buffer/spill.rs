@@ -1,31 +1,38 @@
-//! The spill file: clicks that could not be written to the database, kept on local disk.
+//! A spill file: rows that could not be written to the database, kept on local disk (the
+//! [`Fallback`] of a [`Buffer`](super::Buffer); clicks use one).
 //!
-//! One JSON line per click, appended and fsync'd (`sync_data`) before the clicks count as
-//! held; read back at start; rewritten (to a temporary file, fsync'd, renamed) or removed
-//! once its clicks are in the database. A torn last line (a crash in the middle of an
-//! append) is ignored: those clicks had not been acknowledged yet. Replaying a click that
-//! is already in the database is harmless: the writer skips ids it finds there.
+//! One JSON line per row, appended and fsync'd (`sync_data`) before the rows count as kept;
+//! read back at start; rewritten (to a temporary file, fsync'd, renamed) or removed once its
+//! rows are in the database. A torn last line (a crash in the middle of an append) is
+//! ignored: those rows had not been acknowledged yet. Replaying a row that is already in the
+//! database is harmless: the store's replay skips keys it finds there.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::ClickRow;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-/// The spill file of one process.
+use super::Fallback;
+
+/// The spill file of one process, of rows of type `T`.
 #[derive(Debug)]
-pub struct Spill {
+pub struct Spill<T> {
     path: PathBuf,
     file: Mutex<Option<File>>,
+    rows: PhantomData<fn(T) -> T>,
 }
 
-impl Spill {
+impl<T: Serialize + DeserializeOwned> Spill<T> {
     /// A spill file at `path` (created only when something is appended).
-    pub fn new(path: impl Into<PathBuf>) -> Spill {
+    pub fn new(path: impl Into<PathBuf>) -> Spill<T> {
         Spill {
             path: path.into(),
             file: Mutex::new(None),
+            rows: PhantomData,
         }
     }
 
@@ -34,9 +41,9 @@ impl Spill {
         &self.path
     }
 
-    /// The clicks in the file (none when there is no file). Lines that do not parse (a
+    /// The rows in the file (none when there is no file). Lines that do not parse (a
     /// torn last line) are skipped and counted in the second value.
-    pub fn load(&self) -> io::Result<(Vec<ClickRow>, usize)> {
+    pub fn load(&self) -> io::Result<(Vec<T>, usize)> {
         let f = match File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
@@ -49,7 +56,7 @@ impl Spill {
             if line.trim().is_empty() {
                 continue;
             }
-            match serde_json::from_str::<ClickRow>(&line) {
+            match serde_json::from_str::<T>(&line) {
                 Ok(r) => rows.push(r),
                 Err(_) => bad += 1,
             }
@@ -57,8 +64,8 @@ impl Spill {
         Ok((rows, bad))
     }
 
-    /// Appends clicks and waits until they are on disk.
-    pub fn append(&self, rows: &[ClickRow]) -> io::Result<()> {
+    /// Appends rows and waits until they are on disk.
+    pub fn append(&self, rows: &[T]) -> io::Result<()> {
         let mut buf = Vec::with_capacity(rows.len() * 256);
         for r in rows {
             serde_json::to_writer(&mut buf, r).map_err(io::Error::other)?;
@@ -85,7 +92,7 @@ impl Spill {
     }
 
     /// Replaces the file's content with `rows` (removes it when empty), atomically.
-    pub fn rewrite(&self, rows: &[ClickRow]) -> io::Result<()> {
+    pub fn rewrite(&self, rows: &[T]) -> io::Result<()> {
         let mut guard = self
             .file
             .lock()
@@ -115,6 +122,27 @@ impl Spill {
     }
 }
 
+impl<T> Fallback<T> for Spill<T>
+where
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    fn keep(&self, rows: &[T]) -> io::Result<()> {
+        self.append(rows)
+    }
+
+    fn replace(&self, rows: &[T]) -> io::Result<()> {
+        self.rewrite(rows)
+    }
+
+    fn load(&self) -> io::Result<(Vec<T>, usize)> {
+        Spill::load(self)
+    }
+
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
 /// fsyncs the directory holding `path` (best effort: not every platform allows it).
 fn sync_dir(path: &Path) {
     let dir = match path.parent() {
@@ -130,16 +158,17 @@ fn sync_dir(path: &Path) {
 mod tests {
     use super::*;
 
-    fn click(id: &str) -> ClickRow {
-        ClickRow {
+    #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+    struct Row {
+        id: String,
+        landing_url: Option<String>,
+        created_at: i64,
+    }
+
+    fn click(id: &str) -> Row {
+        Row {
             id: id.into(),
-            program_id: "prg_1".into(),
-            affiliate_id: "aff_1".into(),
-            referral_code: "CODE".into(),
-            source_url: None,
             landing_url: Some("https://a.example/?x=1".into()),
-            user_agent: None,
-            ip_address: Some("127.0.0.1".into()),
             created_at: 1,
         }
     }
@@ -148,7 +177,7 @@ mod tests {
     fn appends_survive_and_a_torn_line_is_skipped() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("c.spill");
-        let s = Spill::new(&path);
+        let s = Spill::<Row>::new(&path);
         assert_eq!(s.load().expect("load").0.len(), 0);
         s.append(&[click("click_a"), click("click_b")])
             .expect("append");
@@ -156,7 +185,7 @@ mod tests {
         // A crash in the middle of an append.
         let mut f = OpenOptions::new().append(true).open(&path).expect("open");
         f.write_all(b"{\"id\":\"click_d\",\"progr").expect("torn");
-        let (rows, bad) = Spill::new(&path).load().expect("load");
+        let (rows, bad) = Spill::<Row>::new(&path).load().expect("load");
         assert_eq!(rows.len(), 3);
         assert_eq!(bad, 1);
         s.rewrite(&rows[2..]).expect("rewrite");
