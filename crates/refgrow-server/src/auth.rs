@@ -6,11 +6,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use refgrow_types::ErrorCode;
 
-use std::time::Duration;
-
-use crate::cache::TimedCache;
-use crate::clock::Clock;
-use crate::db::api_keys::{self, ApiKeyRow};
+use crate::db::api_keys::{self};
 use crate::error::ApiError;
 use crate::idgen::hash_secret;
 use crate::state::AppState;
@@ -125,79 +121,7 @@ impl FromRequest for Auth {
     }
 }
 
-/// Live keys by hash (and unknown hashes), trusted for [`KEY_CACHE_TTL`] on the server's
-/// clock, so a request does not wait on the database to learn who it is. Revoking or
-/// changing a key through the API clears it at once; a key revoked by the command line
-/// (another process) stops working within the TTL.
-///
-/// Unknown hashes live in a cache of their own: a flood of bogus keys fills (and evicts
-/// from) only that one, never evicting the live keys everyone else is served from.
-#[derive(Clone)]
-pub struct KeyCache {
-    live: TimedCache<String, ApiKeyRow>,
-    misses: TimedCache<String, ()>,
-}
-
-/// The most entries of either cache.
-const KEY_CACHE_MAX: u64 = 10_000;
-
-/// How long a looked-up key is trusted.
-pub const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
-
-impl KeyCache {
-    /// An empty cache on `clock`.
-    pub fn new(clock: Clock) -> Self {
-        KeyCache {
-            live: TimedCache::new(clock.clone(), KEY_CACHE_TTL, KEY_CACHE_MAX),
-            misses: TimedCache::new(clock, KEY_CACHE_TTL, KEY_CACHE_MAX),
-        }
-    }
-
-    /// A fresh entry for a key hash, if any: `Some(None)` for a hash known to be no key.
-    pub fn get(&self, hash: &str) -> Option<Option<ApiKeyRow>> {
-        if let Some(row) = self.live.get(hash) {
-            return Some(Some(row));
-        }
-        self.misses.get(hash).map(|()| None)
-    }
-
-    /// Remembers what a hash resolved to.
-    pub fn put(&self, hash: String, row: Option<ApiKeyRow>) {
-        match row {
-            Some(row) => self.live.insert(hash, row),
-            None => self.misses.insert(hash, ()),
-        }
-    }
-
-    /// How many live keys are cached (tests watch it survive a flood of bogus keys).
-    pub fn live_len(&self) -> usize {
-        self.live.len()
-    }
-
-    /// Forgets everything (a key was revoked or changed).
-    pub fn clear(&self) {
-        self.live.clear();
-        self.misses.clear();
-    }
-}
-
-/// When each key's `last_used_at` was last written, to write it at most once a minute (on
-/// the server's clock).
-#[derive(Clone)]
-pub struct KeyUses(TimedCache<String, ()>);
-
-impl KeyUses {
-    /// Nothing recorded yet.
-    pub fn new(clock: Clock) -> Self {
-        KeyUses(TimedCache::new(clock, Duration::from_secs(60), 100_000))
-    }
-
-    /// Whether a key's use is due to be written (not written in the last minute); if so,
-    /// counts it as written now.
-    fn due(&self, key_id: &str) -> bool {
-        self.0.insert_if_stale(key_id.to_string(), ())
-    }
-}
+pub use crate::key_cache::{KeyCache, KeyUses, KEY_CACHE_TTL};
 
 /// Records a key's use, at most once a minute per key and off the request path.
 fn touch_last_used(state: &AppState, key_id: &str) {

@@ -32,7 +32,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::buffer::spill::Spill;
 use crate::buffer::{Buffer, BufferSettings, Fallback, Refused, Row, Store};
@@ -55,29 +54,7 @@ const MAX_CODES: u64 = 100_000;
 /// parameters.
 pub const INSERT_CHUNK: usize = 3000;
 
-/// A click waiting to be written.
-#[derive(Debug, Clone, Insertable, Serialize, Deserialize)]
-#[diesel(table_name = clicks, treat_none_as_default_value = false)]
-pub struct ClickRow {
-    /// `click_…`.
-    pub id: String,
-    /// Its program.
-    pub program_id: String,
-    /// Whose link.
-    pub affiliate_id: String,
-    /// The code clicked.
-    pub referral_code: String,
-    /// Referrer.
-    pub source_url: Option<String>,
-    /// Landing page.
-    pub landing_url: Option<String>,
-    /// User agent.
-    pub user_agent: Option<String>,
-    /// Visitor address.
-    pub ip_address: Option<String>,
-    /// When, ms.
-    pub created_at: i64,
-}
+pub use crate::db::clicks::ClickRow;
 
 /// What a referral code resolves to.
 #[derive(Debug, Clone)]

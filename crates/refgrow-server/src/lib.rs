@@ -21,6 +21,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod idgen;
+pub mod key_cache;
 pub mod metrics;
 pub mod netguard;
 pub mod openapi;

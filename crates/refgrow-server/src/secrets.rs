@@ -302,7 +302,7 @@ pub fn reseal_all(c: &mut DbConn, old: Option<&Sealer>, new: &Sealer) -> Result<
     })
     .inspect(|n| {
         if *n > 0 {
-            crate::services::program::cache::clear();
+            crate::db::programs::cache::clear();
         }
     })
 }
@@ -368,7 +368,7 @@ pub fn seal_clear_rows(c: &mut DbConn, sealer: &Sealer) -> Result<usize, ApiErro
                 .execute(c)?;
             n += 1;
         }
-        crate::services::program::cache::clear();
+        crate::db::programs::cache::clear();
         Ok::<_, ApiError>(n)
     })
 }

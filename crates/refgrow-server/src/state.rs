@@ -25,7 +25,7 @@ pub struct AppState {
     /// Audit entries waiting to be written.
     pub audit: AuditBuffer,
     /// Keys looked up recently.
-    pub key_cache: crate::auth::KeyCache,
+    pub key_cache: crate::key_cache::KeyCache,
     /// Buckets per API key.
     pub key_limits: RateLimiter,
     /// Buckets per client IP on the public redirect.
@@ -33,7 +33,7 @@ pub struct AppState {
     /// Request and state metrics.
     pub metrics: Metrics,
     /// Which keys had their `last_used_at` written in the last minute.
-    pub key_touched: crate::auth::KeyUses,
+    pub key_touched: crate::key_cache::KeyUses,
     /// Encrypts and decrypts secrets at rest (see [`crate::secrets`]).
     pub secrets: crate::secrets::Sealer,
     /// Peers whose forwarding headers are believed (see [`crate::client_ip`]).

@@ -738,6 +738,7 @@ mod tests {
 
 pub mod affiliates;
 pub mod api_keys;
+pub mod clicks;
 pub mod commissions;
 pub mod conversions;
 pub mod customers;

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
 
+use super::clicks::ClickRow;
 use super::schema::daily_stats as ds;
 use super::DbConn;
-use crate::clicks::ClickRow;
 use crate::clock::DAY_MS;
 
 /// Changes to one rollup row.

@@ -136,7 +136,7 @@ fn run(pool: Pool, jobs: Receiver<Box<dyn Job>>) {
         drop(conn);
         if commit_error.is_some() {
             // What the batch wrote is gone; caches filled from it must go too.
-            crate::services::program::cache::clear();
+            crate::db::programs::cache::clear();
         }
         for finish in finishes {
             finish(commit_error.clone());

@@ -74,38 +74,7 @@ pub fn load(c: &mut DbConn, program_id: &str) -> Result<ProgramRow, ApiError> {
     Ok(row)
 }
 
-/// Programs by id, on SQLite only: there one server process owns the file and every change
-/// of a program goes through [`update`], which clears the cache, so it is exact (the command
-/// line only creates programs, whose new ids cannot be cached yet). A write batch that fails
-/// to commit clears it too. PostgreSQL, with its replicas, always reads the row.
-pub mod cache {
-    use std::sync::OnceLock;
-
-    use crate::db::programs::ProgramRow;
-
-    /// At most this many programs are cached (moka evicts the least used past it).
-    const MAX_PROGRAMS: u64 = 10_000;
-
-    fn cache() -> &'static moka::sync::Cache<String, ProgramRow> {
-        static CACHE: OnceLock<moka::sync::Cache<String, ProgramRow>> = OnceLock::new();
-        CACHE.get_or_init(|| moka::sync::Cache::new(MAX_PROGRAMS))
-    }
-
-    /// A cached program.
-    pub fn get(id: &str) -> Option<ProgramRow> {
-        cache().get(id)
-    }
-
-    /// Remembers a program.
-    pub fn put(row: &ProgramRow) {
-        cache().insert(row.id.clone(), row.clone());
-    }
-
-    /// Forgets every program (reads after this never see an entry put before it).
-    pub fn clear() {
-        cache().invalidate_all();
-    }
-}
+pub use crate::db::programs::cache;
 
 /// The program's currency.
 pub fn currency(row: &ProgramRow) -> Currency {
