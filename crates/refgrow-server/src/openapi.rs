@@ -225,9 +225,12 @@ fn complete(path: &str, mut op: Operation) -> (Operation, bool, bool) {
     (op, auth, idempotent)
 }
 
+fn is_null(schema: &RefOr<Schema>) -> bool {
+    matches!(schema, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null))
+}
+
 /// `T` for the schema `oneOf: [null, T]` (utoipa's `Option<T>`); any other schema as it is.
 fn not_null(schema: RefOr<Schema>) -> RefOr<Schema> {
-    let is_null = |s: &RefOr<Schema>| matches!(s, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null));
     match schema {
         RefOr::T(Schema::OneOf(one_of))
             if one_of.items.len() == 2 && one_of.items.iter().any(is_null) =>
@@ -340,6 +343,29 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_operation_is_one_of_a_kind_and_states_its_security() {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut ids = std::collections::BTreeSet::new();
+        for d in crate::routes::documented() {
+            let method = method_name(&d.method);
+            assert!(
+                seen.insert((method, d.path.clone())),
+                "{method} {} is documented twice",
+                d.path
+            );
+            let id = d.operation.operation_id.clone().unwrap_or_default();
+            assert!(ids.insert(id.clone()), "operationId {id} is used twice");
+            // `security(("bearer" = []))` or `security()` (public): never left to a default.
+            assert!(
+                d.operation.security.is_some(),
+                "{method} {}: say security(...) in its #[utoipa::path]",
+                d.path
+            );
+        }
+        assert!(seen.len() > 40);
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //!   `{"success": true, "data": T}`, a named `<T>Envelope` component when `T` is named;
 //!   `T` may be [`AnyOf`] of several types or [`AnyObject`]. `PlainText`, `Csv`,
 //!   `UntypedJson` and `Redirect` answer without a typed body.
-//! - `params(SomeQuery)`: the query struct a handler parses implements `IntoParams` beside
-//!   its definition, built from [`paging`], [`time_range`], [`status`], [`text`], … here.
+//! - `params(SomeQuery)`: the query struct a handler parses documents its parameters beside
+//!   its definition (`query_params!(SomeQuery, paging(), status(&[…]), text(…))`, an
+//!   `IntoParams` implementation), from [`paging`], [`time_range`], [`status`], [`text`], ….
 //! - `params(IdempotencyKey)`: the operation takes an `Idempotency-Key`; the document refers
 //!   to the shared header parameter and documents the replay's `200` ([`super::build`]).
 //!
