@@ -42,6 +42,20 @@ use utoipa::openapi::{
 use collect::schema_ref;
 use doc::prim;
 
+/// One operation as its handler's `#[utoipa::path(...)]` describes it (listed by
+/// `crate::routes::documented`, with the same call that registers the handler).
+pub struct Documented {
+    /// The method.
+    pub method: HttpMethod,
+    /// The full path (scope included), with `{param}` segments.
+    pub path: String,
+    /// The operation, with its tags.
+    pub operation: Operation,
+    /// The named schemas it refers to: its body types, its answers' envelopes and data, and
+    /// everything they refer to.
+    pub schemas: collect::Named,
+}
+
 /// The error statuses every operation documents.
 const ERROR_STATUSES: &[(u16, &str)] = &[
     (
@@ -128,12 +142,18 @@ fn method_name(m: &HttpMethod) -> &'static str {
     }
 }
 
-/// The whole document: the operations, their named schemas, headers and webhooks.
-pub fn build() -> serde_json::Value {
-    let ((api, decorations, (hooks, hook_schemas)), named) = collect::collecting(|| {
-        let (api, decorations) = build_paths();
+/// The whole document of `operations`: the operations, their named schemas, headers and
+/// webhooks.
+pub fn build(operations: Vec<Documented>) -> serde_json::Value {
+    let operation_schemas: Vec<collect::Named> =
+        operations.iter().map(|o| o.schemas.clone()).collect();
+    let ((api, decorations, (hooks, hook_schemas)), mut named) = collect::collecting(|| {
+        let (api, decorations) = build_paths(operations);
         (api, decorations, webhooks::webhooks())
     });
+    for schemas in operation_schemas {
+        named.extend(schemas);
+    }
     let mut doc = serde_json::to_value(&api).unwrap_or_default();
     let mut schemas = match doc["components"]["schemas"].take() {
         serde_json::Value::Object(listed) => listed,
@@ -244,10 +264,10 @@ fn not_null(schema: RefOr<Schema>) -> RefOr<Schema> {
     }
 }
 
-fn build_paths() -> (OpenApi, Vec<headers::OpHeaders>) {
+fn build_paths(operations: Vec<Documented>) -> (OpenApi, Vec<headers::OpHeaders>) {
     let mut paths = PathsBuilder::new();
     let mut decorations = Vec::new();
-    for d in crate::routes::documented() {
+    for d in operations {
         let (op, auth, idempotent) = complete(&d.path, d.operation);
         decorations.push(headers::OpHeaders {
             path: d.path.clone(),
@@ -285,15 +305,20 @@ fn build_paths() -> (OpenApi, Vec<headers::OpHeaders>) {
     (api, decorations)
 }
 
-/// The document, built once.
-pub fn document() -> &'static str {
+/// The document of the operations `operations` lists, built once (on the first call).
+pub fn document(operations: impl FnOnce() -> Vec<Documented>) -> &'static str {
     static DOC: OnceLock<String> = OnceLock::new();
-    DOC.get_or_init(|| serde_json::to_string(&build()).unwrap_or_else(|_| "{}".into()))
+    DOC.get_or_init(|| serde_json::to_string(&build(operations())).unwrap_or_else(|_| "{}".into()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The document of the app's operations.
+    fn build() -> serde_json::Value {
+        super::build(crate::routes::documented())
+    }
 
     #[test]
     fn no_ref_points_at_nothing() {

@@ -10,7 +10,8 @@ use refgrow_types::error::Envelope;
 use serde::Serialize;
 
 use crate::openapi::doc::UntypedJson;
-pub use registry::{Documented, Routes};
+use crate::openapi::Documented;
+pub use registry::Routes;
 
 pub mod affiliates;
 pub mod api_keys;
@@ -53,7 +54,7 @@ pub fn created<T: Serialize>(data: T) -> HttpResponse {
 async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(crate::openapi::document())
+        .body(crate::openapi::document(documented))
 }
 
 /// Registers every route: the HTML pages, then the API ([`register()`]).

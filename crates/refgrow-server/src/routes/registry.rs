@@ -19,19 +19,9 @@
 
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, Responder};
-use utoipa::openapi::path::{HttpMethod, Operation};
+use utoipa::openapi::path::HttpMethod;
 
-use crate::openapi::collect;
-
-/// One documented operation, as its attribute describes it.
-pub struct Documented {
-    /// The method.
-    pub method: HttpMethod,
-    /// The full path (scope included), with `{param}` segments.
-    pub path: String,
-    /// The operation, with its tags.
-    pub operation: Operation,
-}
+use crate::openapi::{collect, Documented};
 
 enum Sink<'a> {
     Register(&'a mut web::ServiceConfig),
@@ -104,14 +94,13 @@ impl<'a> Routes<'a> {
                 }
             }
             Sink::Document(out) => {
-                // The body types named by the attribute (and the types they refer to) become
-                // components, like the envelopes recorded while the operation is built.
-                let mut schemas = Vec::new();
-                <P as utoipa::__dev::SchemaReferences>::schemas(&mut schemas);
-                for (name, schema) in schemas {
-                    collect::record_named(&name, schema);
-                }
-                let mut operation = P::operation();
+                // The envelopes and other named schemas recorded while the operation is
+                // built, and the body types named by the attribute with the types they
+                // refer to: the operation's part of `components/schemas`.
+                let (mut operation, mut schemas) = collect::collecting(P::operation);
+                let mut bodies = Vec::new();
+                <P as utoipa::__dev::SchemaReferences>::schemas(&mut bodies);
+                schemas.extend(bodies);
                 operation.tags.get_or_insert_with(Vec::new).extend(
                     <P as utoipa::__dev::Tags>::tags()
                         .into_iter()
@@ -122,6 +111,7 @@ impl<'a> Routes<'a> {
                         method,
                         path: path.clone(),
                         operation: operation.clone(),
+                        schemas: schemas.clone(),
                     });
                 }
             }
