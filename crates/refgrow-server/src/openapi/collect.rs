@@ -1,8 +1,10 @@
 //! The named schemas of the document, collected from the operations themselves.
 //!
-//! Every typed body in [`super::operations`] (and every webhook payload) is written as a
-//! `$ref` through [`schema_ref`], which also records the type's schema and, recursively, the
-//! schemas of every type it refers to (utoipa's `ToSchema::schemas`). [`collecting`] runs the
+//! Every body type named by a handler's `#[utoipa::path]` attribute is recorded by the route
+//! registry ([`crate::routes::Routes`]) with the types it refers to; every answer's data (and
+//! every webhook payload) is written as a `$ref` through [`schema_ref`], which also records
+//! the type's schema and, recursively, the schemas of every type it refers to (utoipa's
+//! `ToSchema::schemas`). [`collecting`] runs the
 //! building of the document and hands back what was recorded, which becomes
 //! `components/schemas`. So a type used by an operation cannot be left out of the
 //! components: there is no list to forget it in. A `$ref` written by hand elsewhere is caught

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 /// What [`decorate`] needs to know of an operation.
 pub struct OpHeaders {
     /// The path, as under `paths`.
-    pub path: &'static str,
+    pub path: String,
     /// The method, lower-case as under a path item.
     pub method: &'static str,
     /// Whether the API key is required (so rate limited).
@@ -74,7 +74,7 @@ fn header_ref(name: &str) -> Value {
 pub fn decorate(paths: &mut Map<String, Value>, ops: &[OpHeaders]) {
     for o in ops {
         let Some(op) = paths
-            .get_mut(o.path)
+            .get_mut(&o.path)
             .and_then(|item| item.get_mut(o.method))
             .and_then(Value::as_object_mut)
         else {

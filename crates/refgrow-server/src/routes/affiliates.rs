@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::Connection;
+use refgrow_types::api as dto;
 use refgrow_types::api::{
     normalize_referral_code, AffiliateList, AffiliateResponse, AffiliateSource, AffiliateStatus,
     CreateAffiliate, Email, UpdateAffiliate,
@@ -16,19 +17,37 @@ use crate::db::affiliates::{self as store, Filter};
 use crate::error::ApiError;
 use crate::extract::{page, path_id, ApiJson, ApiQuery};
 use crate::idempotency::{fingerprint, write_once, Answer};
+use crate::openapi::doc::{
+    paging, query_params, status, text, AnyOf, Created, IdempotencyKey, Success,
+};
+use crate::routes::Routes;
 use crate::services::{affiliates, program};
 use crate::state::AppState;
 
 /// Registers the routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/affiliates", web::post().to(create))
-        .route("/affiliates", web::get().to(list))
-        .route("/affiliates/by-code/{code}", web::get().to(get_by_code))
-        .route("/affiliates/{id}", web::get().to(get))
-        .route("/affiliates/{id}", web::patch().to(patch));
+pub fn routes(r: &mut Routes<'_>) {
+    r.add(__path_create, create)
+        .add(__path_list, list)
+        .add(__path_get_by_code, get_by_code)
+        .add(__path_get, get)
+        .add(__path_patch, patch);
 }
 
 /// `POST /v1/affiliates` (also the guide's `POST /api/partners`).
+#[utoipa::path(
+    post,
+    path = "/v1/affiliates",
+    operation_id = "createAffiliate",
+    tag = "affiliates",
+    summary = "Enrol an affiliate",
+    params(IdempotencyKey),
+    request_body(
+        content = dto::CreateAffiliate,
+        example = json!({"email": "jane@example.com", "name": "Jane Doe", "referralCode": "JANE10"}),
+    ),
+    responses(Created<dto::AffiliateResponse>),
+    security(("bearer" = [])),
+)]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -66,6 +85,23 @@ struct ListQuery {
     email: Option<String>,
 }
 
+query_params!(
+    ListQuery,
+    paging(),
+    status(&["pending", "active", "suspended", "blocked"]),
+    text("email", "Only this email")
+);
+
+#[utoipa::path(
+    get,
+    path = "/v1/affiliates",
+    operation_id = "listAffiliates",
+    tag = "affiliates",
+    summary = "List affiliates",
+    params(ListQuery),
+    responses(Success<dto::AffiliateList>),
+    security(("bearer" = [])),
+)]
 async fn list(
     state: web::Data<AppState>,
     auth: Auth,
@@ -103,6 +139,15 @@ async fn list(
 
 /// `GET /v1/affiliates/{id}`; a segment that is not an `aff_` id is a referral code, answered
 /// in the store-affiliate API's shape ([`super::compat::store`]).
+#[utoipa::path(
+    get,
+    path = "/v1/affiliates/{id}",
+    operation_id = "getAffiliate",
+    tag = "affiliates",
+    summary = "An affiliate; a segment that is not an aff_ id is a referral code, answered in the store-affiliate shape (docs/compat.md)",
+    responses(Success<AnyOf<(dto::AffiliateResponse, dto::compat::StoreAffiliateResponse)>>),
+    security(("bearer" = [])),
+)]
 async fn get(
     state: web::Data<AppState>,
     auth: Auth,
@@ -126,6 +171,15 @@ async fn get(
     Ok(ok(AffiliateResponse { affiliate }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/affiliates/by-code/{code}",
+    operation_id = "getAffiliateByCode",
+    tag = "affiliates",
+    summary = "An affiliate by referral code",
+    responses(Success<dto::AffiliateResponse>),
+    security(("bearer" = [])),
+)]
 async fn get_by_code(
     state: web::Data<AppState>,
     auth: Auth,
@@ -149,6 +203,19 @@ async fn get_by_code(
     Ok(ok(AffiliateResponse { affiliate }))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/affiliates/{id}",
+    operation_id = "updateAffiliate",
+    tag = "affiliates",
+    summary = "Change, approve, suspend, block or reactivate an affiliate",
+    request_body(
+        content = dto::UpdateAffiliate,
+        example = json!({"status": "suspended", "suspendedReason": "Spam traffic"}),
+    ),
+    responses(Success<dto::AffiliateResponse>),
+    security(("bearer" = [])),
+)]
 async fn patch(
     state: web::Data<AppState>,
     auth: Auth,

@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
+use refgrow_types::api as dto;
 use refgrow_types::api::{
     ApiKey, ApiKeyList, ApiKeyResponse, AuditEntry, AuditLog, CreateApiKey, CreatedApiKey, Scope,
 };
@@ -19,15 +20,19 @@ use crate::db::schema::audit_log;
 use crate::error::ApiError;
 use crate::extract::{check_len, page, path_id, ApiJson, ApiQuery};
 use crate::idempotency::{fingerprint, write_once, Answer};
+use crate::openapi::doc::{
+    enum_of, paging, query, query_params, text, time_range, Created, IdempotencyKey, Success,
+};
 use crate::routes::commissions::parse_time;
+use crate::routes::Routes;
 use crate::state::AppState;
 
 /// Registers the routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api-keys", web::post().to(create))
-        .route("/api-keys", web::get().to(list))
-        .route("/api-keys/{id}", web::delete().to(revoke))
-        .route("/audit-log", web::get().to(audit));
+pub fn routes(r: &mut Routes<'_>) {
+    r.add(__path_create, create)
+        .add(__path_list, list)
+        .add(__path_revoke, revoke)
+        .add(__path_audit, audit);
 }
 
 /// The API view of a stored key.
@@ -53,6 +58,20 @@ pub fn to_dto(k: &ApiKeyRow) -> ApiKey {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys",
+    operation_id = "createApiKey",
+    tag = "keys",
+    summary = "Create a key (its secret is shown once: the same request replayed with its Idempotency-Key is a 409 conflict naming the key, never the secret again)",
+    params(IdempotencyKey),
+    request_body(
+        content = dto::CreateApiKey,
+        example = json!({"label": "backend", "scopes": ["read", "write"]}),
+    ),
+    responses(Created<dto::CreatedApiKey>),
+    security(("bearer" = [])),
+)]
 async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -125,6 +144,15 @@ async fn create(
     .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys",
+    operation_id = "listApiKeys",
+    tag = "keys",
+    summary = "The program's keys",
+    responses(Success<dto::ApiKeyList>),
+    security(("bearer" = [])),
+)]
 async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let rows = state
         .db
@@ -136,6 +164,15 @@ async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, Ap
     }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/api-keys/{id}",
+    operation_id = "revokeApiKey",
+    tag = "keys",
+    summary = "Revoke a key",
+    responses(Success<dto::ApiKeyResponse>),
+    security(("bearer" = [])),
+)]
 async fn revoke(
     state: web::Data<AppState>,
     auth: Auth,
@@ -178,6 +215,30 @@ struct AuditQuery {
     to: Option<String>,
 }
 
+query_params!(
+    AuditQuery,
+    paging(),
+    text("keyId", "Only calls of this key"),
+    text("resourceId", "Only calls on this resource"),
+    text("action", "Only this action, e.g. 'POST /v1/affiliates'"),
+    query(
+        "method",
+        enum_of(&["POST", "PUT", "PATCH", "DELETE"]),
+        "Only this method"
+    ),
+    time_range()
+);
+
+#[utoipa::path(
+    get,
+    path = "/v1/audit-log",
+    operation_id = "listAuditLog",
+    tag = "keys",
+    summary = "Every mutating call, newest first",
+    params(AuditQuery),
+    responses(Success<dto::AuditLog>),
+    security(("bearer" = [])),
+)]
 async fn audit(
     state: web::Data<AppState>,
     auth: Auth,

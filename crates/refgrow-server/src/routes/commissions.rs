@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::Connection;
+use refgrow_types::api as dto;
 use refgrow_types::api::{
     CommissionKind, CommissionList, CommissionResponse, CommissionStatus, CreateCommission,
     ReversalResult, UpdateCommissionStatus,
@@ -18,18 +19,22 @@ use crate::error::ApiError;
 use crate::extract::{check_len, page, path_id, ApiJson, ApiQuery};
 use crate::idempotency::{fingerprint, write_once, Answer};
 use crate::idgen::new_id;
+use crate::openapi::doc::{
+    paging, query_params, status, text, time_range, Created, IdempotencyKey, Success,
+};
+use crate::routes::Routes;
 use crate::services::commissions::{self, NewCommission};
 use crate::services::conversions::{self, NewSale};
 use crate::services::{affiliates, program};
 use crate::state::AppState;
 
 /// Registers the routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/commissions", web::get().to(list))
-        .route("/commissions", web::post().to(create))
-        .route("/commissions/{id}", web::get().to(get))
-        .route("/commissions/{id}", web::delete().to(reverse))
-        .route("/commissions/{id}/status", web::put().to(set_status));
+pub fn routes(r: &mut Routes<'_>) {
+    r.add(__path_list, list)
+        .add(__path_create, create)
+        .add(__path_get, get)
+        .add(__path_reverse, reverse)
+        .add(__path_set_status, set_status);
 }
 
 pub use crate::validate::parse_time;
@@ -45,6 +50,24 @@ struct ListQuery {
     to: Option<String>,
 }
 
+query_params!(
+    ListQuery,
+    paging(),
+    text("affiliateId", "Only this affiliate's"),
+    status(&["pending", "approved", "paid", "rejected", "reversed"]),
+    time_range()
+);
+
+#[utoipa::path(
+    get,
+    path = "/v1/commissions",
+    operation_id = "listCommissions",
+    tag = "commissions",
+    summary = "List commissions",
+    params(ListQuery),
+    responses(Success<dto::CommissionList>),
+    security(("bearer" = [])),
+)]
 async fn list(
     state: web::Data<AppState>,
     auth: Auth,
@@ -76,6 +99,15 @@ async fn list(
     Ok(ok(list))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/commissions/{id}",
+    operation_id = "getCommission",
+    tag = "commissions",
+    summary = "A commission",
+    responses(Success<dto::CommissionResponse>),
+    security(("bearer" = [])),
+)]
 async fn get(
     state: web::Data<AppState>,
     auth: Auth,
@@ -91,6 +123,20 @@ async fn get(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/commissions",
+    operation_id = "createCommission",
+    tag = "commissions",
+    summary = "A manual commission (amount) or a sale priced by the rule (saleAmount); idempotent by orderId",
+    params(IdempotencyKey),
+    request_body(
+        content = dto::CreateCommission,
+        example = json!({"affiliateId": "aff_abc123", "saleAmount": 99.99, "orderId": "order-2026-12"}),
+    ),
+    responses(Created<dto::CommissionResponse>),
+    security(("bearer" = [])),
+)]
 async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -253,6 +299,16 @@ fn sale_commission(
     }
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/commissions/{id}/status",
+    operation_id = "setCommissionStatus",
+    tag = "commissions",
+    summary = "Approve, reject or mark paid",
+    request_body(content = dto::UpdateCommissionStatus, example = json!({"status": "approved"})),
+    responses(Success<dto::CommissionResponse>),
+    security(("bearer" = [])),
+)]
 async fn set_status(
     state: web::Data<AppState>,
     auth: Auth,
@@ -289,7 +345,19 @@ pub(crate) struct ReverseQuery {
     reason: Option<String>,
 }
 
+query_params!(ReverseQuery, text("reason", "Why"));
+
 /// `DELETE /v1/commissions/{id}` (also the guide's `DELETE /api/commissions/{id}`).
+#[utoipa::path(
+    delete,
+    path = "/v1/commissions/{id}",
+    operation_id = "reverseCommission",
+    tag = "commissions",
+    summary = "Reverse a commission (a paid one leaves a clawback)",
+    params(ReverseQuery),
+    responses(Success<dto::ReversalResult>),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn reverse(
     state: web::Data<AppState>,
     auth: Auth,

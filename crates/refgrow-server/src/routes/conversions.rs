@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::Connection;
+use refgrow_types::api as dto;
 use refgrow_types::api::ConversionList;
 use refgrow_types::api::{
     ConversionResponse, CreateConversion, CreateRefund, CreateTransaction, RefundResult,
@@ -26,18 +27,22 @@ use crate::extract::{
 };
 use crate::idempotency::{fingerprint, key_of, write_once, Answer};
 use crate::idgen::new_id;
+use crate::openapi::doc::{
+    any_of_body, paging, query_params, text, AnyOf, Created, IdempotencyKey, Success,
+};
+use crate::routes::Routes;
 use crate::services::conversions::{self, NewSale, Recorded};
 use crate::services::{attribution, commissions, program, refunds};
 use crate::state::AppState;
 
 /// Registers the routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/referrals/convert", web::post().to(convert))
-        .route("/transactions", web::post().to(create_transaction))
-        .route("/transactions/{key}", web::delete().to(delete_transaction))
-        .route("/conversions", web::get().to(list))
-        .route("/conversions/{id}", web::get().to(get))
-        .route("/conversions/{id}/refunds", web::post().to(refund));
+pub fn routes(r: &mut Routes<'_>) {
+    r.add(__path_convert, convert)
+        .add(__path_create_transaction, create_transaction)
+        .add(__path_delete_transaction, delete_transaction)
+        .add(__path_list, list)
+        .add(__path_get, get)
+        .add(__path_refund, refund);
 }
 
 /// The answer of `convert`: the conversion itself, as the contract shows it.
@@ -117,6 +122,20 @@ fn sale_hash<T: Serialize>(route: &str, body: &T) -> Result<String, ApiError> {
     Ok(crate::idgen::hash_secret(&format!("{route}\n{json}")))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/referrals/convert",
+    operation_id = "createConversion",
+    tag = "sales",
+    summary = "Record a referred sale (idempotent by orderId)",
+    params(IdempotencyKey),
+    request_body(
+        content = dto::CreateConversion,
+        example = json!({"referralCode": "JANE10", "amount": 99.99, "currency": "USD", "orderId": "order-1042"}),
+    ),
+    responses(Created<dto::Conversion>),
+    security(("bearer" = [])),
+)]
 async fn convert(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -169,8 +188,27 @@ pub async fn convert_sale(
     .await
 }
 
+any_of_body!(
+    /// The body of `POST /v1/transactions`: the native one, or Partnero's.
+    CreateTransactionBody: dto::CreateTransaction, dto::compat::PartneroTransaction
+);
+
 /// `POST /v1/transactions`: the native body, or Partnero's when it holds a `customer`
 /// object ([`super::compat::partnero`]).
+#[utoipa::path(
+    post,
+    path = "/v1/transactions",
+    operation_id = "createTransaction",
+    tag = "sales",
+    summary = "Record a payment of a customer (idempotent by key; also Partnero's body, told apart by 'customer')",
+    params(IdempotencyKey),
+    request_body(
+        content = inline(CreateTransactionBody),
+        example = json!({"customerKey": "user_1042", "key": "invoice-2026-12", "amount": 49, "productId": "pro-monthly"}),
+    ),
+    responses(Created<AnyOf<(dto::TransactionResult, dto::compat::PartneroTransactionResponse)>>),
+    security(("bearer" = [])),
+)]
 async fn create_transaction(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -267,6 +305,15 @@ fn refund_result(r: refunds::Refunded) -> RefundResult {
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/transactions/{key}",
+    operation_id = "deleteTransaction",
+    tag = "sales",
+    summary = "Reverse a transaction wholly",
+    responses(Success<dto::RefundResult>),
+    security(("bearer" = [])),
+)]
 async fn delete_transaction(
     state: web::Data<AppState>,
     auth: Auth,
@@ -317,6 +364,17 @@ pub async fn reverse_transaction(
     Ok(ok(result))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversions/{id}/refunds",
+    operation_id = "refundConversion",
+    tag = "sales",
+    summary = "Refund part or all of a sale",
+    params(IdempotencyKey),
+    request_body(content = Option<dto::CreateRefund>),
+    responses(Created<dto::RefundResult>),
+    security(("bearer" = [])),
+)]
 async fn refund(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -356,6 +414,15 @@ async fn refund(
     .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/conversions/{id}",
+    operation_id = "getConversion",
+    tag = "sales",
+    summary = "A conversion",
+    responses(Success<dto::ConversionResponse>),
+    security(("bearer" = [])),
+)]
 async fn get(
     state: web::Data<AppState>,
     auth: Auth,
@@ -381,6 +448,22 @@ struct ListQuery {
     affiliate_id: Option<AffiliateId>,
 }
 
+query_params!(
+    ListQuery,
+    paging(),
+    text("affiliateId", "Only this affiliate's")
+);
+
+#[utoipa::path(
+    get,
+    path = "/v1/conversions",
+    operation_id = "listConversions",
+    tag = "sales",
+    summary = "List conversions",
+    params(ListQuery),
+    responses(Success<dto::ConversionList>),
+    security(("bearer" = [])),
+)]
 async fn list(
     state: web::Data<AppState>,
     auth: Auth,

@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::Connection;
+use refgrow_types::api as dto;
 use refgrow_types::api::{CreateCustomer, CustomerResponse, IgnoredSignup, UpdateCustomer};
 
 use super::ok;
@@ -12,19 +13,40 @@ use crate::db::customers as store;
 use crate::error::ApiError;
 use crate::extract::{check_len, parse_json, ApiJson, RawJson};
 use crate::idempotency::{fingerprint, write_once, Answer};
+use crate::openapi::doc::{any_of_body, AnyOf, Created, IdempotencyKey, Success};
+use crate::routes::Routes;
 use crate::services::{customers, program};
 use crate::state::AppState;
 
 /// Registers the routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/customers", web::post().to(create))
-        .route("/customers/{key}", web::get().to(get))
-        .route("/customers/{key}", web::patch().to(patch))
-        .route("/customers/{key}", web::delete().to(delete));
+pub fn routes(r: &mut Routes<'_>) {
+    r.add(__path_create, create)
+        .add(__path_get, get)
+        .add(__path_patch, patch)
+        .add(__path_delete, delete);
 }
+
+any_of_body!(
+    /// The body of `POST /v1/customers`: the native one, or Partnero's.
+    CreateCustomerBody: dto::CreateCustomer, dto::compat::PartneroCustomer
+);
 
 /// `POST /v1/customers` (and the guide's `POST /api/customers`): the native body, or
 /// Partnero's when it holds a `partner` object.
+#[utoipa::path(
+    post,
+    path = "/v1/customers",
+    operation_id = "createCustomer",
+    tag = "tracking",
+    summary = "Bind a signup to its affiliate (also Partnero's body, told apart by 'partner')",
+    params(IdempotencyKey),
+    request_body(
+        content = inline(CreateCustomerBody),
+        example = json!({"key": "user_1042", "email": "buyer@example.com", "referralCode": "JANE10"}),
+    ),
+    responses(Created<AnyOf<(dto::CustomerResponse, dto::IgnoredSignup, dto::compat::PartneroCustomerResponse)>>),
+    security(("bearer" = [])),
+)]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -87,6 +109,15 @@ fn check_key(key: &str) -> Result<(), ApiError> {
     check_len("key", key, 1, 200)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{key}",
+    operation_id = "getCustomer",
+    tag = "tracking",
+    summary = "A customer by your key",
+    responses(Success<dto::CustomerResponse>),
+    security(("bearer" = [])),
+)]
 async fn get(
     state: web::Data<AppState>,
     auth: Auth,
@@ -106,6 +137,19 @@ async fn get(
     }))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/customers/{key}",
+    operation_id = "updateCustomer",
+    tag = "tracking",
+    summary = "Change a customer's email or name (attribution stays)",
+    request_body(
+        content = dto::UpdateCustomer,
+        example = json!({"email": "new@example.com", "name": "Sam Buyer"}),
+    ),
+    responses(Success<dto::CustomerResponse>),
+    security(("bearer" = [])),
+)]
 async fn patch(
     state: web::Data<AppState>,
     auth: Auth,
@@ -124,6 +168,15 @@ async fn patch(
     }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/customers/{key}",
+    operation_id = "deleteCustomer",
+    tag = "tracking",
+    summary = "Delete a customer",
+    responses(Success<dto::CustomerResponse>),
+    security(("bearer" = [])),
+)]
 async fn delete(
     state: web::Data<AppState>,
     auth: Auth,

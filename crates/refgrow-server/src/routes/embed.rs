@@ -6,6 +6,7 @@
 //! `tenantId` or email) and mints another token, which moves no money.
 
 use actix_web::{web, HttpResponse};
+use refgrow_types::api as dto;
 use refgrow_types::api::{CreateEmbedToken, EmbedToken};
 
 use super::created;
@@ -14,14 +15,29 @@ use crate::clock::ms_to_datetime;
 use crate::db::embed::KIND_EMBED;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::openapi::doc::Created;
+use crate::routes::Routes;
 use crate::services::{embed, program};
 use crate::state::AppState;
 
 /// Registers the routes (inside `/v1`).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/embed-tokens", web::post().to(create));
+pub fn routes(r: &mut Routes<'_>) {
+    r.add(__path_create, create);
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/embed-tokens",
+    operation_id = "createEmbedToken",
+    tag = "embed",
+    summary = "A short-lived token for one affiliate's embedded referral dashboard (finds or enrols the affiliate by email; idempotent on tenantId)",
+    request_body(
+        content = dto::CreateEmbedToken,
+        example = json!({"email": "jane@example.com", "name": "Jane Doe", "tenantId": "user_42"}),
+    ),
+    responses(Created<dto::EmbedToken>),
+    security(("bearer" = [])),
+)]
 async fn create(
     state: web::Data<AppState>,
     auth: Auth,

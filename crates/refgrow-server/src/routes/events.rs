@@ -2,6 +2,7 @@
 //! (`type`, `timestamp`, `data`) plus its `id`, the deliveries' `webhook-id`.
 
 use actix_web::{web, HttpResponse};
+use refgrow_types::api as dto;
 use refgrow_types::api::{EventList, EventResponse};
 use refgrow_types::EventId;
 use serde::Deserialize;
@@ -12,13 +13,14 @@ use crate::auth::Auth;
 use crate::db::events::{self as store, Filter};
 use crate::error::ApiError;
 use crate::extract::{page, path_id, ApiQuery};
+use crate::openapi::doc::{paging, query_params, text, time_range, Success};
+use crate::routes::Routes;
 use crate::services::webhooks as service;
 use crate::state::AppState;
 
 /// Registers the routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/events", web::get().to(list))
-        .route("/events/{id}", web::get().to(get));
+pub fn routes(r: &mut Routes<'_>) {
+    r.add(__path_list, list).add(__path_get, get);
 }
 
 #[derive(Deserialize)]
@@ -32,6 +34,23 @@ struct ListQuery {
     to: Option<String>,
 }
 
+query_params!(
+    ListQuery,
+    paging(),
+    text("type", "Only this event type"),
+    time_range()
+);
+
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    operation_id = "listEvents",
+    tag = "webhooks",
+    summary = "The event log, newest first",
+    params(ListQuery),
+    responses(Success<dto::EventList>),
+    security(("bearer" = [])),
+)]
 async fn list(
     state: web::Data<AppState>,
     auth: Auth,
@@ -68,6 +87,15 @@ async fn list(
     Ok(ok(list))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}",
+    operation_id = "getEvent",
+    tag = "webhooks",
+    summary = "An event",
+    responses(Success<dto::EventResponse>),
+    security(("bearer" = [])),
+)]
 async fn get(
     state: web::Data<AppState>,
     auth: Auth,

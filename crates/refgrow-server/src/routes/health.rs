@@ -5,19 +5,39 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::connection::SimpleConnection;
 
 use crate::error::ApiError;
+use crate::openapi::doc::{PlainText, UntypedJson};
+use crate::routes::Routes;
 use crate::state::AppState;
 
 /// Registers the routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics));
+pub fn routes(r: &mut Routes<'_>) {
+    r.add(__path_healthz, healthz)
+        .add(__path_readyz, readyz)
+        .add(__path_metrics, metrics);
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    summary = "The process is up",
+    responses(UntypedJson),
+    security()
+)]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    summary = "The database answers",
+    responses(UntypedJson),
+    security()
+)]
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state
         .db
@@ -81,6 +101,15 @@ async fn outbox_depth(state: &AppState) -> i64 {
     depth
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    summary = "Prometheus metrics (send `Authorization: Bearer <REFGROW_METRICS_TOKEN>` when the server sets one)",
+    responses(PlainText),
+    security()
+)]
 async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     check_metrics_token(&state, &req)?;
     let [(read_conns, read_idle), (write_conns, write_idle)] = state.db.pool_state();

@@ -1,7 +1,7 @@
 //! Invitations: `/v1/affiliates/invitations` (create a batch, list, fetch, cancel; API key)
 //! and `/v1/invitations/{token}/accept` (the invitee joins; the token is the only credential).
 //!
-//! [`configure`] must run before the affiliates routes, or `GET /affiliates/{id}` would take
+//! [`routes`] must run before the affiliates routes, or `GET /affiliates/{id}` would take
 //! `GET /affiliates/invitations`.
 //!
 //! Creating a batch does not honour `Idempotency-Key`: a saved answer would keep the tokens,
@@ -9,6 +9,7 @@
 //! first time are skipped as `pending_invitation`.
 
 use actix_web::{web, HttpResponse};
+use refgrow_types::api as dto;
 use refgrow_types::api::{
     AcceptInvitation, AffiliateResponse, CreateInvitations, InvitationList, InvitationResponse,
     InvitationStatus,
@@ -21,18 +22,33 @@ use crate::auth::Auth;
 use crate::db::invitations::{self as store, StatusFilter};
 use crate::error::ApiError;
 use crate::extract::{page, path_id, ApiJson, ApiQuery};
+use crate::openapi::doc::{paging, query_params, status, Created, Success};
+use crate::routes::Routes;
 use crate::services::{affiliates, invitations, mail, program};
 use crate::state::AppState;
 
 /// Registers the routes (inside `/v1`).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/affiliates/invitations", web::post().to(create))
-        .route("/affiliates/invitations", web::get().to(list))
-        .route("/affiliates/invitations/{id}", web::get().to(get))
-        .route("/affiliates/invitations/{id}", web::delete().to(cancel))
-        .route("/invitations/{token}/accept", web::post().to(accept));
+pub fn routes(r: &mut Routes<'_>) {
+    r.add(__path_create, create)
+        .add(__path_list, list)
+        .add(__path_get, get)
+        .add(__path_cancel, cancel)
+        .add(__path_accept, accept);
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/affiliates/invitations",
+    operation_id = "createInvitations",
+    tag = "invitations",
+    summary = "Invite up to 25 people",
+    request_body(
+        content = dto::CreateInvitations,
+        example = json!({"emails": ["sam@example.com", "kim@example.com"], "message": "Join our partner program"}),
+    ),
+    responses(Created<dto::InvitationBatch>),
+    security(("bearer" = [])),
+)]
 async fn create(
     state: web::Data<AppState>,
     auth: Auth,
@@ -72,6 +88,22 @@ struct ListQuery {
     status: Option<InvitationStatus>,
 }
 
+query_params!(
+    ListQuery,
+    paging(),
+    status(&["pending", "accepted", "expired", "cancelled"])
+);
+
+#[utoipa::path(
+    get,
+    path = "/v1/affiliates/invitations",
+    operation_id = "listInvitations",
+    tag = "invitations",
+    summary = "List invitations",
+    params(ListQuery),
+    responses(Success<dto::InvitationList>),
+    security(("bearer" = [])),
+)]
 async fn list(
     state: web::Data<AppState>,
     auth: Auth,
@@ -108,6 +140,15 @@ async fn list(
     Ok(ok(list))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/affiliates/invitations/{id}",
+    operation_id = "getInvitation",
+    tag = "invitations",
+    summary = "An invitation",
+    responses(Success<dto::InvitationResponse>),
+    security(("bearer" = [])),
+)]
 async fn get(
     state: web::Data<AppState>,
     auth: Auth,
@@ -128,6 +169,15 @@ async fn get(
     Ok(ok(InvitationResponse { invitation }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/affiliates/invitations/{id}",
+    operation_id = "cancelInvitation",
+    tag = "invitations",
+    summary = "Cancel a pending invitation",
+    responses(Success<dto::InvitationResponse>),
+    security(("bearer" = [])),
+)]
 async fn cancel(
     state: web::Data<AppState>,
     auth: Auth,
@@ -148,6 +198,16 @@ async fn cancel(
 }
 
 /// No API key: whoever holds the token is the invitee.
+#[utoipa::path(
+    post,
+    path = "/v1/invitations/{token}/accept",
+    operation_id = "acceptInvitation",
+    tag = "invitations",
+    summary = "Join by invitation (the token is the credential)",
+    request_body(content = dto::AcceptInvitation),
+    responses(Created<dto::AffiliateResponse>),
+    security(),
+)]
 async fn accept(
     state: web::Data<AppState>,
     token: web::Path<String>,

@@ -2,6 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use refgrow_types::api as dto;
 use refgrow_types::api::{
     CreatePayoutRun, MarkPayoutPaid, PayoutExportFormat, PayoutList, PayoutRun, PayoutStatus,
 };
@@ -14,20 +15,35 @@ use crate::db::payouts::{self as store, Filter};
 use crate::error::ApiError;
 use crate::extract::{check_len, page, path_id, ApiQuery, OptionalJson};
 use crate::idempotency::{fingerprint, write_once, Answer};
+use crate::openapi::doc::{
+    paging, payout_format, query_params, status, text, Created, Csv, IdempotencyKey, Success,
+};
+use crate::routes::Routes;
 use crate::services::payouts;
 use crate::state::AppState;
 
 /// Registers the routes. The export of all payouts comes before `/payouts/{id}`, which
 /// would otherwise take `export.csv` for an id.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/payouts", web::post().to(create_run))
-        .route("/payouts", web::get().to(list))
-        .route("/payouts/export.csv", web::get().to(export_all))
-        .route("/payouts/{id}", web::get().to(get))
-        .route("/payouts/{id}/export.csv", web::get().to(export_one))
-        .route("/payouts/{id}/paid", web::post().to(mark_paid));
+pub fn routes(r: &mut Routes<'_>) {
+    r.add(__path_create_run, create_run)
+        .add(__path_list, list)
+        .add(__path_export_all, export_all)
+        .add(__path_get, get)
+        .add(__path_export_one, export_one)
+        .add(__path_mark_paid, mark_paid);
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/payouts",
+    operation_id = "createPayoutRun",
+    tag = "payouts",
+    summary = "Group approved commissions and open clawbacks into payouts (200 when nothing is due)",
+    params(IdempotencyKey),
+    request_body(content = Option<dto::CreatePayoutRun>),
+    responses(Created<dto::PayoutRun>),
+    security(("bearer" = [])),
+)]
 async fn create_run(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -70,6 +86,23 @@ struct ListQuery {
     affiliate_id: Option<AffiliateId>,
 }
 
+query_params!(
+    ListQuery,
+    paging(),
+    status(&["pending", "paid"]),
+    text("affiliateId", "Only this affiliate's")
+);
+
+#[utoipa::path(
+    get,
+    path = "/v1/payouts",
+    operation_id = "listPayouts",
+    tag = "payouts",
+    summary = "List payouts",
+    params(ListQuery),
+    responses(Success<dto::PayoutList>),
+    security(("bearer" = [])),
+)]
 async fn list(
     state: web::Data<AppState>,
     auth: Auth,
@@ -101,6 +134,15 @@ async fn list(
     Ok(ok(list))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/payouts/{id}",
+    operation_id = "getPayout",
+    tag = "payouts",
+    summary = "A payout with its commissions",
+    responses(Success<dto::PayoutResponse>),
+    security(("bearer" = [])),
+)]
 async fn get(
     state: web::Data<AppState>,
     auth: Auth,
@@ -114,6 +156,17 @@ async fn get(
     Ok(ok(answer))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/payouts/{id}/paid",
+    operation_id = "markPayoutPaid",
+    tag = "payouts",
+    summary = "Mark a payout and its commissions paid",
+    params(IdempotencyKey),
+    request_body(content = Option<dto::MarkPayoutPaid>),
+    responses(Success<dto::PayoutResponse>),
+    security(("bearer" = [])),
+)]
 async fn mark_paid(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -144,12 +197,20 @@ struct ExportOneQuery {
     format: Option<PayoutExportFormat>,
 }
 
+query_params!(ExportOneQuery, payout_format());
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExportAllQuery {
     format: Option<PayoutExportFormat>,
     status: Option<PayoutStatus>,
 }
+
+query_params!(
+    ExportAllQuery,
+    payout_format(),
+    status(&["pending", "paid"])
+);
 
 fn csv_response(text: String, name: &str, format: PayoutExportFormat) -> HttpResponse {
     HttpResponse::Ok()
@@ -161,6 +222,16 @@ fn csv_response(text: String, name: &str, format: PayoutExportFormat) -> HttpRes
         .body(text)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/payouts/{id}/export.csv",
+    operation_id = "exportPayout",
+    tag = "payouts",
+    summary = "A payout as a PayPal or Wise mass-payment CSV",
+    params(ExportOneQuery),
+    responses(Csv),
+    security(("bearer" = [])),
+)]
 async fn export_one(
     state: web::Data<AppState>,
     auth: Auth,
@@ -183,6 +254,16 @@ async fn export_one(
 
 /// All payouts of a status (`pending` when none is given: the ones still to pay), oldest
 /// first, up to [`payouts::MAX_EXPORT_ROWS`].
+#[utoipa::path(
+    get,
+    path = "/v1/payouts/export.csv",
+    operation_id = "exportPayouts",
+    tag = "payouts",
+    summary = "Payouts as a PayPal or Wise mass-payment CSV",
+    params(ExportAllQuery),
+    responses(Csv),
+    security(("bearer" = [])),
+)]
 async fn export_all(
     state: web::Data<AppState>,
     auth: Auth,

@@ -1,21 +1,32 @@
 //! `GET/PATCH /v1/program`.
 
 use actix_web::{web, HttpResponse};
+use refgrow_types::api as dto;
 use refgrow_types::api::{ProgramResponse, UpdateProgram};
 
 use super::ok;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::openapi::doc::Success;
+use crate::routes::Routes;
 use crate::services::program;
 use crate::state::AppState;
 
 /// Registers the routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/program", web::get().to(get))
-        .route("/program", web::patch().to(patch));
+pub fn routes(r: &mut Routes<'_>) {
+    r.add(__path_get, get).add(__path_patch, patch);
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/program",
+    operation_id = "getProgram",
+    tag = "program",
+    summary = "The program of the key",
+    responses(Success<dto::ProgramResponse>),
+    security(("bearer" = [])),
+)]
 async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let sealer = state.secrets.clone();
     let program = state
@@ -29,6 +40,19 @@ async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, Api
     Ok(ok(ProgramResponse { program }))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/program",
+    operation_id = "updateProgram",
+    tag = "program",
+    summary = "Change settings and the commission rule",
+    request_body(
+        content = dto::UpdateProgram,
+        example = json!({"websiteUrl": "https://example.com", "cookieDays": 60, "holdDays": 30, "minPayout": 50, "commission": {"type": "percentage", "rate": 20}}),
+    ),
+    responses(Success<dto::ProgramResponse>),
+    security(("bearer" = [])),
+)]
 async fn patch(
     state: web::Data<AppState>,
     auth: Auth,

@@ -3,6 +3,7 @@
 //! (see [`crate::services::reconcile`]).
 
 use actix_web::{web, HttpResponse};
+use refgrow_types::api as dto;
 use refgrow_types::api::StatsInterval;
 use refgrow_types::AffiliateId;
 use serde::Deserialize;
@@ -12,15 +13,17 @@ use super::ok;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{path_id, ApiQuery};
+use crate::openapi::doc::{interval, query_params, time_range, Success};
+use crate::routes::Routes;
 use crate::services::stats::{self, Range};
 use crate::state::AppState;
 
 /// Registers the routes. `/affiliates/{id}/stats` has one more segment than
 /// `/affiliates/{id}`, so neither shadows the other whatever the order.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/affiliates/{id}/stats", web::get().to(affiliate))
-        .route("/reports/summary", web::get().to(summary))
-        .route("/reports/reconcile", web::get().to(reconcile));
+pub fn routes(r: &mut Routes<'_>) {
+    r.add(__path_affiliate, affiliate)
+        .add(__path_summary, summary)
+        .add(__path_reconcile, reconcile);
 }
 
 #[derive(Deserialize)]
@@ -31,6 +34,8 @@ pub(crate) struct StatsQuery {
     to: Option<String>,
     interval: Option<StatsInterval>,
 }
+
+query_params!(StatsQuery, time_range(), interval());
 
 impl StatsQuery {
     fn range(&self, now_ms: i64) -> Result<Range, ApiError> {
@@ -49,6 +54,16 @@ impl StatsQuery {
 }
 
 /// `GET /v1/affiliates/{id}/stats` (also the guide's `GET /api/partners/{id}/stats`).
+#[utoipa::path(
+    get,
+    path = "/v1/affiliates/{id}/stats",
+    operation_id = "getAffiliateStats",
+    tag = "stats",
+    summary = "An affiliate's totals and time series",
+    params(StatsQuery),
+    responses(Success<dto::AffiliateStats>),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn affiliate(
     state: web::Data<AppState>,
     auth: Auth,
@@ -64,6 +79,16 @@ pub(crate) async fn affiliate(
     Ok(ok(answer))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/reports/summary",
+    operation_id = "getProgramSummary",
+    tag = "stats",
+    summary = "The program's totals, time series and top affiliates",
+    params(StatsQuery),
+    responses(Success<dto::ProgramSummary>),
+    security(("bearer" = [])),
+)]
 async fn summary(
     state: web::Data<AppState>,
     auth: Auth,
@@ -77,6 +102,15 @@ async fn summary(
     Ok(ok(answer))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/reports/reconcile",
+    operation_id = "getReconcileReport",
+    tag = "stats",
+    summary = "The ledger invariants checked against the stored rows (ok and every difference)",
+    responses(Success<dto::ReconcileReport>),
+    security(("bearer" = [])),
+)]
 async fn reconcile(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let answer = state
         .db

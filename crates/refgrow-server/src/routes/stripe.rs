@@ -10,15 +10,14 @@ use serde::Serialize;
 use super::ok;
 use crate::error::ApiError;
 use crate::extract::{path_id, read_body};
+use crate::openapi::doc::{AnyObject, Success};
+use crate::routes::Routes;
 use crate::services::{program, stripe};
 use crate::state::AppState;
 
 /// Registers the route (inside `/v1`).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/integrations/stripe/{program_id}/webhook",
-        web::post().to(webhook),
-    );
+pub fn routes(r: &mut Routes<'_>) {
+    r.add(__path_webhook, webhook);
 }
 
 /// The answer to Stripe.
@@ -31,6 +30,16 @@ struct Received {
     outcome: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/integrations/stripe/{program_id}/webhook",
+    operation_id = "stripeWebhook",
+    tag = "stripe",
+    summary = "Stripe events, signed with the program's Stripe secret",
+    request_body(content = Object),
+    responses(Success<AnyObject>),
+    security(),
+)]
 async fn webhook(
     state: web::Data<AppState>,
     req: HttpRequest,

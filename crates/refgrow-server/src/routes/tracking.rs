@@ -6,6 +6,7 @@
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use refgrow_types::api as dto;
 use refgrow_types::api::{Click, TrackClick};
 use refgrow_types::{AffiliateId, ClickId};
 
@@ -16,6 +17,8 @@ use crate::clock::{ms_to_datetime, DAY_MS};
 use crate::error::ApiError;
 use crate::extract::{check_len, ApiJson};
 use crate::idgen::new_id;
+use crate::openapi::doc::{query_params, text, Created, Redirect};
+use crate::routes::Routes;
 use crate::state::AppState;
 
 /// The cookie that holds the click id on the visitor's browser.
@@ -23,14 +26,19 @@ pub const CLICK_COOKIE: &str = "refgrow_click";
 /// The query parameter added to the landing URL with the click id.
 pub const CLICK_PARAM: &str = "refgrow_click";
 
+/// The query of the public link (read by hand in `redirect`).
+struct RedirectQuery;
+
+query_params!(RedirectQuery, text("to", "A path on the program's website"));
+
 /// Registers `POST /referrals/track` (inside `/v1`).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/referrals/track", web::post().to(track));
+pub fn routes(r: &mut Routes<'_>) {
+    r.add(__path_track, track);
 }
 
 /// Registers the public `GET /r/{code}` (outside `/v1`, no key).
-pub fn configure_public(cfg: &mut web::ServiceConfig) {
-    cfg.route("/r/{code}", web::get().to(redirect));
+pub fn public_routes(r: &mut Routes<'_>) {
+    r.add(__path_redirect, redirect);
 }
 
 fn optional_text(field: &str, v: &Option<String>, max: usize) -> Result<Option<String>, ApiError> {
@@ -57,6 +65,19 @@ fn new_click(resolved: &ResolvedCode, code: &str, now: i64) -> ClickRow {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/referrals/track",
+    operation_id = "trackClick",
+    tag = "tracking",
+    summary = "Record a click",
+    request_body(
+        content = dto::TrackClick,
+        example = json!({"referralCode": "JANE10", "landingUrl": "https://example.com/pricing"}),
+    ),
+    responses(Created<dto::Click>),
+    security(("bearer" = [])),
+)]
 async fn track(
     state: web::Data<AppState>,
     auth: Auth,
@@ -148,6 +169,16 @@ fn found(location: &str) -> HttpResponse {
         .finish()
 }
 
+#[utoipa::path(
+    get,
+    path = "/r/{code}",
+    operation_id = "redirect",
+    tag = "tracking",
+    summary = "Public referral link: records the click and redirects (302) to the website",
+    params(RedirectQuery),
+    responses(Redirect),
+    security()
+)]
 async fn redirect(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -2,6 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 use diesel::Connection;
+use refgrow_types::api as dto;
 use refgrow_types::api::{
     CreateWebhookEndpoint, DeliveryStatus, UpdateWebhookEndpoint, WebhookDeliveryList,
     WebhookDeliveryResponse, WebhookEndpointList, WebhookEndpointResponse, WebhookTestResult,
@@ -14,29 +15,22 @@ use crate::auth::Auth;
 use crate::db::webhooks as store;
 use crate::error::ApiError;
 use crate::extract::{page, path_id, ApiJson, ApiQuery};
+use crate::openapi::doc::{paging, query_params, status, Created, Success};
+use crate::routes::Routes;
 use crate::services::webhooks as service;
 use crate::state::AppState;
 
 /// Registers the routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/webhook-endpoints", web::get().to(list))
-        .route("/webhook-endpoints", web::post().to(create))
-        .route("/webhook-endpoints/{id}", web::get().to(get))
-        .route("/webhook-endpoints/{id}", web::patch().to(update))
-        .route("/webhook-endpoints/{id}", web::delete().to(delete))
-        .route(
-            "/webhook-endpoints/{id}/rotate-secret",
-            web::post().to(rotate_secret),
-        )
-        .route("/webhook-endpoints/{id}/test", web::post().to(test))
-        .route(
-            "/webhook-endpoints/{id}/deliveries",
-            web::get().to(deliveries),
-        )
-        .route(
-            "/webhook-endpoints/{id}/deliveries/{delivery_id}/retry",
-            web::post().to(retry),
-        );
+pub fn routes(r: &mut Routes<'_>) {
+    r.add(__path_list, list)
+        .add(__path_create, create)
+        .add(__path_get, get)
+        .add(__path_update, update)
+        .add(__path_delete, delete)
+        .add(__path_rotate_secret, rotate_secret)
+        .add(__path_test, test)
+        .add(__path_deliveries, deliveries)
+        .add(__path_retry, retry);
 }
 
 fn endpoint_id(raw: &str) -> Result<WebhookEndpointId, ApiError> {
@@ -56,6 +50,18 @@ struct PageQuery {
     offset: Option<u64>,
 }
 
+query_params!(PageQuery, paging());
+
+#[utoipa::path(
+    get,
+    path = "/v1/webhook-endpoints",
+    operation_id = "listWebhookEndpoints",
+    tag = "webhooks",
+    summary = "List endpoints",
+    params(PageQuery),
+    responses(Success<dto::WebhookEndpointList>),
+    security(("bearer" = [])),
+)]
 async fn list(
     state: web::Data<AppState>,
     auth: Auth,
@@ -77,6 +83,19 @@ async fn list(
     Ok(ok(list))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/webhook-endpoints",
+    operation_id = "createWebhookEndpoint",
+    tag = "webhooks",
+    summary = "Register an endpoint (its secret is shown once)",
+    request_body(
+        content = dto::CreateWebhookEndpoint,
+        example = json!({"url": "https://example.com/hooks/refgrow", "events": ["conversion.created", "commission.updated"], "description": "Billing service"}),
+    ),
+    responses(Created<dto::WebhookEndpointResponse>),
+    security(("bearer" = [])),
+)]
 async fn create(
     state: web::Data<AppState>,
     auth: Auth,
@@ -94,6 +113,15 @@ async fn create(
     Ok(created(answer(&row, true)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/webhook-endpoints/{id}",
+    operation_id = "getWebhookEndpoint",
+    tag = "webhooks",
+    summary = "An endpoint",
+    responses(Success<dto::WebhookEndpointResponse>),
+    security(("bearer" = [])),
+)]
 async fn get(
     state: web::Data<AppState>,
     auth: Auth,
@@ -107,6 +135,16 @@ async fn get(
     Ok(ok(answer(&row, false)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/webhook-endpoints/{id}",
+    operation_id = "updateWebhookEndpoint",
+    tag = "webhooks",
+    summary = "Change url, events, description or enabled",
+    request_body(content = dto::UpdateWebhookEndpoint),
+    responses(Success<dto::WebhookEndpointResponse>),
+    security(("bearer" = [])),
+)]
 async fn update(
     state: web::Data<AppState>,
     auth: Auth,
@@ -129,6 +167,15 @@ async fn update(
     Ok(ok(answer(&row, false)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/webhook-endpoints/{id}",
+    operation_id = "deleteWebhookEndpoint",
+    tag = "webhooks",
+    summary = "Delete an endpoint",
+    responses(Success<dto::WebhookEndpointResponse>),
+    security(("bearer" = [])),
+)]
 async fn delete(
     state: web::Data<AppState>,
     auth: Auth,
@@ -149,6 +196,15 @@ async fn delete(
     Ok(ok(answer(&row, false)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/webhook-endpoints/{id}/rotate-secret",
+    operation_id = "rotateWebhookSecret",
+    tag = "webhooks",
+    summary = "New secret; the old one also signs during the grace period",
+    responses(Success<dto::WebhookEndpointResponse>),
+    security(("bearer" = [])),
+)]
 async fn rotate_secret(
     state: web::Data<AppState>,
     auth: Auth,
@@ -172,6 +228,15 @@ async fn rotate_secret(
     Ok(ok(answer(&row, true)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/webhook-endpoints/{id}/test",
+    operation_id = "testWebhookEndpoint",
+    tag = "webhooks",
+    summary = "Queue a webhook.test event to this endpoint",
+    responses(Created<dto::WebhookTestResult>),
+    security(("bearer" = [])),
+)]
 async fn test(
     state: web::Data<AppState>,
     auth: Auth,
@@ -203,6 +268,22 @@ struct DeliveriesQuery {
     status: Option<DeliveryStatus>,
 }
 
+query_params!(
+    DeliveriesQuery,
+    paging(),
+    status(&["pending", "retrying", "delivered", "failed"])
+);
+
+#[utoipa::path(
+    get,
+    path = "/v1/webhook-endpoints/{id}/deliveries",
+    operation_id = "listWebhookDeliveries",
+    tag = "webhooks",
+    summary = "Deliveries to an endpoint",
+    params(DeliveriesQuery),
+    responses(Success<dto::WebhookDeliveryList>),
+    security(("bearer" = [])),
+)]
 async fn deliveries(
     state: web::Data<AppState>,
     auth: Auth,
@@ -233,6 +314,15 @@ async fn deliveries(
     Ok(ok(list))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry",
+    operation_id = "retryWebhookDelivery",
+    tag = "webhooks",
+    summary = "Send a delivery again now",
+    responses(Success<dto::WebhookDeliveryResponse>),
+    security(("bearer" = [])),
+)]
 async fn retry(
     state: web::Data<AppState>,
     auth: Auth,

@@ -8,10 +8,15 @@ use serde_json::Value;
 
 use crate::helpers::spawn_app;
 
-/// `(METHOD, /full/path)` of every `.route("…", web::method()…)` in `src/routes/*.rs`.
+/// `(METHOD, /full/path)` of every API route the app registers.
+///
+/// API routes are registered only through `Routes::add`, which registers a handler at the
+/// method and path of its `#[utoipa::path]` documentation (`src/routes/registry.rs`); this
+/// checks that nothing else in `src/routes` registers a route through actix-web directly,
+/// then lists what `routes::register` registers. `every_documented_route_is_served` checks
+/// that the running app answers each of them.
 fn registered_routes() -> BTreeSet<(String, String)> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes");
-    let mut out = BTreeSet::new();
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -24,38 +29,38 @@ fn registered_routes() -> BTreeSet<(String, String)> {
             files.push(path);
         }
     }
+    assert!(files.len() > 15, "{files:?}");
     for path in files {
-        let text = std::fs::read_to_string(&path).unwrap();
         let file = path.file_name().unwrap().to_string_lossy().to_string();
-        let mut rest = text.as_str();
-        while let Some(i) = rest.find(".route(") {
-            rest = rest[i + 7..].trim_start();
-            let Some(stripped) = rest.strip_prefix('"') else {
-                continue;
-            };
-            rest = stripped;
-            let end = rest.find('"').unwrap();
-            let route = &rest[..end];
-            let after = &rest[end..];
-            let m = after.find("web::").unwrap();
-            let method: String = after[m + 5..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphabetic())
-                .collect();
-            // Everything is under /v1 but the operational endpoints and the public link.
-            // The integration guide's calls are served at their own /api paths.
-            let public =
-                file == "health.rs" || route.starts_with("/r/") || route.starts_with("/api/");
-            let full = if public {
-                route.to_string()
-            } else {
-                format!("/v1{route}")
-            };
-            out.insert((method.to_uppercase(), full));
+        if file == "registry.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for raw in [
+            ".route(",
+            ".service(",
+            "web::resource(",
+            "web::scope(",
+            "web::get()",
+            "web::post()",
+            "web::put()",
+            "web::patch()",
+            "web::delete()",
+            "web::method(",
+        ] {
+            assert!(
+                !text.contains(raw),
+                "{file} registers a route with {raw}: use Routes::add with a documented handler"
+            );
         }
     }
-    out.insert(("GET".into(), "/v1/openapi.json".into()));
-    out
+    refgrow_server::routes::documented()
+        .into_iter()
+        .map(|d| {
+            let method = serde_json::to_value(&d.method).unwrap();
+            (method.as_str().unwrap().to_uppercase(), d.path)
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -93,6 +98,43 @@ async fn every_registered_route_is_documented() {
     assert!(create["responses"]["201"].is_object());
     assert!(create["responses"]["409"].is_object());
     assert!(doc["components"]["schemas"]["CreateAffiliate"].is_object());
+}
+
+/// The app answers every documented operation at its method and path (with no key and no
+/// body: an error of the operation, never the answer to an unknown route).
+#[tokio::test]
+async fn every_documented_route_is_served() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let routes = registered_routes();
+    assert!(routes.len() > 40, "{routes:?}");
+    for (method, path) in routes {
+        let concrete: Vec<String> = path
+            .split('/')
+            .map(|seg| {
+                if seg.starts_with('{') {
+                    "x1".to_string()
+                } else {
+                    seg.to_string()
+                }
+            })
+            .collect();
+        let url = format!("{}{}", app.base, concrete.join("/"));
+        let res = client
+            .request(method.parse().unwrap(), &url)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        assert!(
+            !text.contains("No such route"),
+            "{method} {path} is documented but not served: {status} {text}"
+        );
+    }
 }
 
 #[tokio::test]

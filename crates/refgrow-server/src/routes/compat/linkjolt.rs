@@ -4,6 +4,7 @@
 //! [`refgrow_types::api::compat::linkjolt_payload`]).
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use refgrow_types::api as dto;
 use refgrow_types::api::compat::{LinkjoltConversion, LinkjoltConversionData};
 use refgrow_types::api::{Conversion, ConversionCustomer, CreateConversion, Email, ReferralCode};
 use refgrow_types::ClickId;
@@ -13,12 +14,14 @@ use super::{non_empty, reshape};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::openapi::doc::{Created, IdempotencyKey};
 use crate::routes::conversions;
+use crate::routes::Routes;
 use crate::state::AppState;
 
 /// Registers the routes (under `/v1`).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/conversions", web::post().to(create));
+pub fn routes(r: &mut Routes<'_>) {
+    r.add(__path_create, create);
 }
 
 /// The native body of a LinkJolt conversion: `tracking_code` is a click id when it has the
@@ -70,6 +73,20 @@ pub fn to_linkjolt(c: &Conversion) -> LinkjoltConversionData {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversions",
+    operation_id = "linkjoltCreateConversion",
+    tag = "compat",
+    summary = "LinkJolt: record a referred sale by tracking code (idempotent by order_id)",
+    params(IdempotencyKey),
+    request_body(
+        content = dto::compat::LinkjoltConversion,
+        example = json!({"tracking_code": "tc_ABC123", "order_value": 99.99, "order_id": "order_12345", "customer_email": "customer@example.com"}),
+    ),
+    responses(Created<dto::compat::LinkjoltConversionData>),
+    security(("bearer" = [])),
+)]
 async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,

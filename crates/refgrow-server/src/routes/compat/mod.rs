@@ -18,21 +18,22 @@ pub mod partnero;
 pub mod refgrow_guide;
 pub mod store;
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use refgrow_types::error::Envelope;
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::routes::Routes;
 
 /// Registers the compat calls that live under `/v1`.
-pub fn configure_v1(cfg: &mut web::ServiceConfig) {
-    linkjolt::configure(cfg);
-    partnero::configure(cfg);
+pub fn v1_routes(r: &mut Routes<'_>) {
+    linkjolt::routes(r);
+    partnero::routes(r);
 }
 
 /// Registers the compat calls outside `/v1` (the guide's `/api/…`).
-pub fn configure_root(cfg: &mut web::ServiceConfig) {
-    refgrow_guide::configure(cfg);
+pub fn root_routes(r: &mut Routes<'_>) {
+    refgrow_guide::routes(r);
 }
 
 /// Rewrites the `data` of a native success answer with `f`, keeping its status and headers

@@ -11,6 +11,7 @@
 //!   "send everything, delete on refund" never errs.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use refgrow_types::api as dto;
 use refgrow_types::api::compat::{
     KeyRef, PartneroCustomer, PartneroCustomerData, PartneroCustomerResponse, PartneroKey,
     PartneroTransaction, PartneroTransactionData, PartneroTransactionResponse,
@@ -25,14 +26,16 @@ use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::idempotency::key_of;
 use crate::idgen::{hash_secret, new_id};
+use crate::openapi::doc::Success;
+use crate::routes::Routes;
 use crate::routes::{conversions, customers, ok};
 use crate::state::AppState;
 
 /// Registers the routes (under `/v1`; the POSTs share the native handlers, which dispatch on
 /// the body).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/transactions", web::delete().to(delete_transaction))
-        .route("/customers", web::delete().to(delete_customer));
+pub fn routes(r: &mut Routes<'_>) {
+    r.add(__path_delete_transaction, delete_transaction)
+        .add(__path_delete_customer, delete_customer);
 }
 
 /// `POST /v1/customers` in Partnero's shape.
@@ -147,6 +150,16 @@ pub async fn create_transaction(
 }
 
 /// `DELETE /v1/transactions {key}`: reverses it wholly, as `DELETE /v1/transactions/{key}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/transactions",
+    operation_id = "partneroDeleteTransaction",
+    tag = "compat",
+    summary = "Partnero: reverse a transaction by the key in the body (an unknown key is acknowledged)",
+    request_body(content = dto::compat::PartneroKey, example = json!({"key": "transaction_123"})),
+    responses(Success<dto::compat::PartneroTransactionResponse>),
+    security(("bearer" = [])),
+)]
 async fn delete_transaction(
     state: web::Data<AppState>,
     auth: Auth,
@@ -194,6 +207,16 @@ async fn delete_transaction(
 }
 
 /// `DELETE /v1/customers {key}`: as `DELETE /v1/customers/{key}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/customers",
+    operation_id = "partneroDeleteCustomer",
+    tag = "compat",
+    summary = "Partnero: delete a customer by the key in the body (an unknown key is acknowledged)",
+    request_body(content = dto::compat::PartneroKey, example = json!({"key": "CUSTOMER_KEY"})),
+    responses(Success<dto::compat::PartneroCustomerResponse>),
+    security(("bearer" = [])),
+)]
 async fn delete_customer(
     state: web::Data<AppState>,
     auth: Auth,
