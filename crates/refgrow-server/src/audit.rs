@@ -12,12 +12,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::prelude::*;
 use serde_json::Value;
 
 use crate::buffer::{Buffer, BufferCounters, BufferSettings, Row, StopReport, Store};
-use crate::db::schema::audit_log;
-use crate::db::{Db, DbConn};
+use crate::db::Db;
 use crate::error::ApiError;
 
 /// The most entries held in memory before they are written.
@@ -25,31 +23,8 @@ pub const MAX_HELD: usize = 200_000;
 /// The flusher does not wait for its interval once this many entries wait.
 const FLUSH_AT: usize = 5_000;
 
-/// An entry waiting to be written.
-#[derive(Debug, Clone, Insertable, Queryable)]
-#[diesel(table_name = audit_log, treat_none_as_default_value = false)]
-pub struct AuditRow {
-    /// `aud_…`.
-    pub id: String,
-    /// The program of the key.
-    pub program_id: String,
-    /// The key that made the call (None for token-authenticated calls).
-    pub key_id: Option<String>,
-    /// HTTP method.
-    pub method: String,
-    /// The request path.
-    pub path: String,
-    /// `METHOD /route/{pattern}`.
-    pub action: String,
-    /// The resource acted on, when known.
-    pub resource_id: Option<String>,
-    /// The response status.
-    pub status: i32,
-    /// The request id.
-    pub request_id: String,
-    /// When, ms.
-    pub created_at: i64,
-}
+/// An entry waiting to be written (the row lives in [`crate::db::audit`]).
+pub use crate::db::audit::AuditRow;
 
 /// A new entry id: `aud_…`, sortable like every id ([`crate::idgen::new_id`]).
 pub fn new_id() -> String {
@@ -77,7 +52,9 @@ impl Store<AuditRow> for AuditStore {
     }
 
     async fn write(&self, batch: Arc<Vec<AuditRow>>) -> Result<(), ApiError> {
-        self.0.write(move |c| Ok(write_batch(c, &batch)?)).await
+        self.0
+            .write(move |c| Ok(crate::db::audit::insert_batch(c, &batch)?))
+            .await
     }
 }
 
@@ -139,19 +116,6 @@ impl AuditBuffer {
     pub async fn stop(&self, db: &Db, timeout: Duration) -> StopReport {
         self.buffer.stop(&AuditStore(db.clone()), timeout).await
     }
-}
-
-fn write_batch(c: &mut DbConn, batch: &[AuditRow]) -> QueryResult<()> {
-    // Multi-row inserts (a statement per row was a round trip per audited request on
-    // PostgreSQL); 500 rows of 10 columns stay far below either backend's bind limit.
-    c.transaction(|c| {
-        for chunk in batch.chunks(500) {
-            crate::db::direct!(c, |c| diesel::insert_into(audit_log::table)
-                .values(chunk)
-                .execute(c))?;
-        }
-        Ok(())
-    })
 }
 
 /// Writes the buffer every `every` (sooner when many entries wait) until the process stops.

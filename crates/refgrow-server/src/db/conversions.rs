@@ -109,6 +109,25 @@ pub fn find_by_order(
         .optional()
 }
 
+/// The id of a customer's latest conversion of exactly `amount_minor` that is not wholly
+/// refunded (newest by creation, then id).
+pub fn latest_unrefunded_of_amount(
+    c: &mut DbConn,
+    program_id: &str,
+    customer_id: &str,
+    amount_minor: i64,
+) -> QueryResult<Option<String>> {
+    conversions::table
+        .filter(conversions::program_id.eq(program_id))
+        .filter(conversions::customer_id.eq(customer_id))
+        .filter(conversions::amount_minor.eq(amount_minor))
+        .filter(conversions::status.ne("refunded"))
+        .order((conversions::created_at.desc(), conversions::id.desc()))
+        .select(conversions::id)
+        .first(c)
+        .optional()
+}
+
 /// A page of the program's conversions, newest first, and the total.
 pub fn list(
     c: &mut DbConn,

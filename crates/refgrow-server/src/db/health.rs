@@ -75,6 +75,11 @@ pub fn probe(manager: &ConnectionManager) -> bool {
     c.batch_execute(sql).is_ok()
 }
 
+/// Whether the database answers on a pooled connection: `SELECT 1` (`/readyz`).
+pub fn ping(c: &mut DbConn) -> diesel::QueryResult<()> {
+    c.batch_execute("SELECT 1")
+}
+
 /// Probes the database while the breaker is open and closes it when the database answers.
 pub fn spawn_prober(health: Health, manager: ConnectionManager) {
     tokio::spawn(async move {

@@ -738,6 +738,7 @@ mod tests {
 
 pub mod affiliates;
 pub mod api_keys;
+pub mod audit;
 pub mod clicks;
 pub mod commissions;
 pub mod conversions;
@@ -746,10 +747,13 @@ pub mod embed;
 pub mod events;
 pub mod idempotency;
 pub mod invitations;
+pub mod mail;
 pub mod payouts;
 pub mod programs;
+pub mod refunds;
 pub mod rollups;
 pub mod sales;
 pub mod stats;
 pub mod stats_deltas;
+pub mod stripe;
 pub mod webhooks;

@@ -307,6 +307,15 @@ const CLAIM_SQLITE: &str = "UPDATE webhook_deliveries SET locked_until = ? \
         ORDER BY d.next_attempt_at LIMIT ?) \
     RETURNING id";
 
+/// How many deliveries wait to be sent (`pending` or `retrying`): an indexed count
+/// (`webhook_deliveries_due` leads with the status).
+pub fn outbox_depth(c: &mut DbConn) -> QueryResult<i64> {
+    webhook_deliveries::table
+        .filter(webhook_deliveries::status.eq_any([PENDING, RETRYING]))
+        .count()
+        .get_result(c)
+}
+
 /// Claims up to `limit` due deliveries of enabled endpoints until `lease_until` (ms) and
 /// returns them. `lease_until` is the claim's token for [`finish`].
 pub fn claim_due(

@@ -3,7 +3,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use diesel::prelude::*;
 use refgrow_types::api as dto;
 use refgrow_types::api::{
     ApiKey, ApiKeyList, ApiKeyResponse, AuditEntry, AuditLog, CreateApiKey, CreatedApiKey, Scope,
@@ -12,11 +11,10 @@ use refgrow_types::KeyId;
 use serde::Deserialize;
 
 use super::ok;
-use crate::audit::AuditRow;
 use crate::auth::Auth;
 use crate::clock::{ms_to_datetime, opt_ms};
 use crate::db::api_keys::{self, ApiKeyRow};
-use crate::db::schema::audit_log;
+use crate::db::audit as audit_store;
 use crate::error::ApiError;
 use crate::extract::{check_len, page, path_id, ApiJson, ApiQuery};
 use crate::idempotency::{fingerprint, write_once, Answer};
@@ -264,36 +262,15 @@ async fn audit(
     let log = state
         .db
         .read(move |c| {
-            let build = || {
-                let mut q2 = audit_log::table
-                    .filter(audit_log::program_id.eq(auth.program_id.clone()))
-                    .into_boxed();
-                if let Some(k) = &q.key_id {
-                    q2 = q2.filter(audit_log::key_id.eq(k.as_str().to_string()));
-                }
-                if let Some(r) = &q.resource_id {
-                    q2 = q2.filter(audit_log::resource_id.eq(r.clone()));
-                }
-                if let Some(a) = &q.action {
-                    q2 = q2.filter(audit_log::action.eq(a.clone()));
-                }
-                if let Some(m) = &q.method {
-                    q2 = q2.filter(audit_log::method.eq(m.clone()));
-                }
-                if let Some(f) = from {
-                    q2 = q2.filter(audit_log::created_at.ge(f));
-                }
-                if let Some(t) = to {
-                    q2 = q2.filter(audit_log::created_at.lt(t));
-                }
-                q2
+            let filter = audit_store::AuditFilter {
+                key_id: q.key_id.map(|k| k.as_str().to_string()),
+                resource_id: q.resource_id,
+                action: q.action,
+                method: q.method,
+                from,
+                to,
             };
-            let total: i64 = build().count().get_result(c)?;
-            let rows: Vec<AuditRow> = build()
-                .order((audit_log::created_at.desc(), audit_log::id.desc()))
-                .limit(i64::from(limit))
-                .offset(offset as i64)
-                .load(c)?;
+            let (rows, total) = audit_store::list(c, &auth.program_id, &filter, limit, offset)?;
             Ok(AuditLog {
                 entries: rows
                     .into_iter()

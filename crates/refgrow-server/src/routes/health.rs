@@ -2,7 +2,6 @@
 //! (Prometheus text; behind `Authorization: Bearer <REFGROW_METRICS_TOKEN>` when set).
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use diesel::connection::SimpleConnection;
 
 use crate::error::ApiError;
 use crate::openapi::doc::{PlainText, UntypedJson};
@@ -41,7 +40,7 @@ async fn healthz() -> HttpResponse {
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state
         .db
-        .read(|c| c.batch_execute("SELECT 1").map_err(ApiError::unavailable))
+        .read(|c| crate::db::health::ping(c).map_err(ApiError::unavailable))
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
 }
@@ -85,14 +84,7 @@ async fn outbox_depth(state: &AppState) -> i64 {
     }
     let depth = state
         .db
-        .read(|c| {
-            use crate::db::schema::webhook_deliveries as d;
-            use diesel::prelude::*;
-            Ok(d::table
-                .filter(d::status.eq_any(["pending", "retrying"]))
-                .count()
-                .get_result::<i64>(c)?)
-        })
+        .read(|c| Ok(crate::db::webhooks::outbox_depth(c)?))
         .await
         .unwrap_or(-1);
     if let Ok(mut cached) = state.outbox_depth.lock() {

@@ -7,42 +7,13 @@
 //! next attempt time, so one replica sends it. Without the setting nothing is queued and the
 //! API returns the URLs, as before.
 
-use diesel::prelude::*;
-
+use crate::db::mail as store;
 use crate::db::programs::ProgramRow;
-use crate::db::schema::mail_outbox;
 use crate::db::DbConn;
 use crate::error::ApiError;
 
-/// A stored mail.
-#[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = mail_outbox, treat_none_as_default_value = false)]
-pub struct MailRow {
-    /// `mail_…`.
-    pub id: String,
-    /// Its program.
-    pub program_id: String,
-    /// The invitation it carries, if any.
-    pub invitation_id: Option<String>,
-    /// The recipient.
-    pub to_addr: String,
-    /// The subject.
-    pub subject: String,
-    /// Plain text.
-    pub text_body: String,
-    /// HTML.
-    pub html_body: String,
-    /// Attempts so far.
-    pub attempts: i32,
-    /// When it is next tried, ms.
-    pub next_attempt_at: i64,
-    /// Sent, ms.
-    pub sent_at: Option<i64>,
-    /// Why the last attempt failed.
-    pub last_error: Option<String>,
-    /// Created, ms.
-    pub created_at: i64,
-}
+/// A stored mail (the row lives in [`crate::db::mail`]).
+pub use crate::db::mail::MailRow;
 
 /// A mail to queue.
 #[derive(Debug, Clone)]
@@ -123,8 +94,9 @@ pub fn invitation(
 
 /// Queues a mail (in the caller's transaction).
 pub fn enqueue(c: &mut DbConn, m: &Outgoing, now: i64) -> Result<(), ApiError> {
-    diesel::insert_into(mail_outbox::table)
-        .values(&MailRow {
+    store::insert(
+        c,
+        &MailRow {
             id: crate::idgen::new_id("mail_"),
             program_id: m.program_id.clone(),
             invitation_id: m.invitation_id.clone(),
@@ -137,8 +109,8 @@ pub fn enqueue(c: &mut DbConn, m: &Outgoing, now: i64) -> Result<(), ApiError> {
             sent_at: None,
             last_error: None,
             created_at: now,
-        })
-        .execute(c)?;
+        },
+    )?;
     Ok(())
 }
 
@@ -196,11 +168,7 @@ pub fn status_of_invitation(
 
 /// The newest mail of an invitation, if any.
 pub fn of_invitation(c: &mut DbConn, invitation_id: &str) -> Result<Option<MailRow>, ApiError> {
-    Ok(mail_outbox::table
-        .filter(mail_outbox::invitation_id.eq(invitation_id))
-        .order(mail_outbox::created_at.desc())
-        .first(c)
-        .optional()?)
+    Ok(store::of_invitation(c, invitation_id)?)
 }
 
 /// The delay before attempt `attempts + 1`: 5 s doubling, at most an hour.
@@ -214,27 +182,7 @@ const LEASE_MS: i64 = 60_000;
 
 /// Claims up to `n` due rows: each by a compare-and-set of its next attempt time.
 pub fn claim(c: &mut DbConn, now: i64, n: i64) -> Result<Vec<MailRow>, ApiError> {
-    let due: Vec<MailRow> = mail_outbox::table
-        .filter(mail_outbox::sent_at.is_null())
-        .filter(mail_outbox::next_attempt_at.le(now))
-        .order(mail_outbox::next_attempt_at.asc())
-        .limit(n)
-        .load(c)?;
-    let mut out = Vec::new();
-    for row in due {
-        let won = diesel::update(
-            mail_outbox::table
-                .find(&row.id)
-                .filter(mail_outbox::next_attempt_at.eq(row.next_attempt_at))
-                .filter(mail_outbox::sent_at.is_null()),
-        )
-        .set(mail_outbox::next_attempt_at.eq(now + LEASE_MS))
-        .execute(c)?;
-        if won == 1 {
-            out.push(row);
-        }
-    }
-    Ok(out)
+    Ok(store::claim(c, now, n, now + LEASE_MS)?)
 }
 
 /// The message of a row, from `from`.
@@ -256,14 +204,7 @@ pub fn build(from: &str, row: &MailRow) -> Result<lettre::Message, String> {
 
 /// Marks a row sent.
 pub fn mark_sent(c: &mut DbConn, id: &str, attempts: i32, now: i64) -> Result<(), ApiError> {
-    diesel::update(mail_outbox::table.find(id))
-        .set((
-            mail_outbox::sent_at.eq(Some(now)),
-            mail_outbox::attempts.eq(attempts),
-            mail_outbox::last_error.eq(None::<String>),
-        ))
-        .execute(c)?;
-    Ok(())
+    Ok(store::mark_sent(c, id, attempts, now)?)
 }
 
 /// Records a failed attempt: the error, and the next attempt after the back-off.
@@ -275,14 +216,13 @@ pub fn mark_failed(
     error: &str,
 ) -> Result<(), ApiError> {
     let error: String = error.chars().take(500).collect();
-    diesel::update(mail_outbox::table.find(id))
-        .set((
-            mail_outbox::attempts.eq(attempts),
-            mail_outbox::next_attempt_at.eq(now + backoff_ms(attempts - 1)),
-            mail_outbox::last_error.eq(Some(error)),
-        ))
-        .execute(c)?;
-    Ok(())
+    Ok(store::mark_failed(
+        c,
+        id,
+        attempts,
+        now + backoff_ms(attempts - 1),
+        error,
+    )?)
 }
 
 #[cfg(test)]

@@ -5,18 +5,16 @@
 //! a clawback (a negative adjustment netted from the next payout) instead of a change to
 //! the paid commission.
 
-use diesel::prelude::*;
 use refgrow_types::api::CommissionKind;
 use refgrow_types::commission::commission_after_refund;
 use refgrow_types::money::{Currency, Money};
 
 use crate::db::commissions::{self as store, CommissionRow};
 use crate::db::conversions::{self as conversion_store, ConversionRow};
-use crate::db::is_unique_violation;
 use crate::db::programs::ProgramRow;
+use crate::db::refunds::{self as refund_store, NewRefund};
 use crate::db::rollups;
 use crate::db::rollups::Delta;
-use crate::db::schema::refunds;
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::idgen::new_id;
@@ -83,31 +81,26 @@ pub fn refund(
         None => left,
     };
     let refund_id = new_id("re_");
-    let inserted = crate::db::guarded(c, |c| {
-        diesel::insert_into(refunds::table)
-            .values((
-                refunds::id.eq(&refund_id),
-                refunds::program_id.eq(&prog.id),
-                refunds::conversion_id.eq(&conv.id),
-                refunds::amount_minor.eq(refund_minor),
-                refunds::reason.eq(&reason),
-                refunds::dedupe_key.eq(&dedupe_key),
-                refunds::created_at.eq(now),
-            ))
-            .execute(c)
-    });
-    match inserted {
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => {
-            // This refund was applied before: answer with the state as it is.
-            let commissions = store::of_conversion(c, &conv.id)?;
-            return Ok(Refunded {
-                conversion: conv,
-                commissions,
-                adjustments: Vec::new(),
-            });
-        }
-        Err(e) => return Err(e.into()),
+    let inserted = refund_store::insert_new(
+        c,
+        &NewRefund {
+            id: &refund_id,
+            program_id: &prog.id,
+            conversion_id: &conv.id,
+            amount_minor: refund_minor,
+            reason: reason.as_deref(),
+            dedupe_key: dedupe_key.as_deref(),
+            created_at: now,
+        },
+    )?;
+    if !inserted {
+        // This refund was applied before: answer with the state as it is.
+        let commissions = store::of_conversion(c, &conv.id)?;
+        return Ok(Refunded {
+            conversion: conv,
+            commissions,
+            adjustments: Vec::new(),
+        });
     }
     conv.refunded_minor += refund_minor;
     conv.status = if conv.refunded_minor >= conv.amount_minor {

@@ -16,7 +16,6 @@
 //! | `charge.dispute.created` | holds the sale's commissions (no approval, no payout) |
 //! | anything else | stored and acknowledged |
 
-use diesel::prelude::*;
 use hmac::{Hmac, Mac};
 use refgrow_types::api::CreateCustomer;
 use refgrow_types::api::ReferralCode;
@@ -28,8 +27,8 @@ use sha2::Sha256;
 
 use crate::db::customers as customer_store;
 use crate::db::programs::ProgramRow;
-use crate::db::schema::{conversions as conv_table, stripe_events, stripe_refs};
-use crate::db::{affiliates as affiliate_store, is_unique_violation, DbConn};
+use crate::db::stripe as stripe_store;
+use crate::db::{affiliates as affiliate_store, DbConn};
 use crate::error::ApiError;
 use crate::services::conversions::{self, NewSale};
 use crate::services::customers;
@@ -150,31 +149,12 @@ pub fn handle_event(
         .and_then(Value::as_str)
         .filter(|s| s.len() <= 255)
         .ok_or_else(|| ApiError::invalid("type", "the event has no type"))?;
-    let inserted = c.transaction(|c| {
-        diesel::insert_into(stripe_events::table)
-            .values((
-                stripe_events::program_id.eq(&prog.id),
-                stripe_events::event_id.eq(event_id),
-                stripe_events::event_type.eq(event_type),
-                stripe_events::payload.eq(raw),
-                stripe_events::outcome.eq("processing"),
-                stripe_events::received_at.eq(now),
-            ))
-            .execute(c)
-    });
-    match inserted {
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => {
-            let outcome: String = stripe_events::table
-                .find((&prog.id, event_id))
-                .select(stripe_events::outcome)
-                .first(c)?;
-            return Ok(Handled {
-                duplicate: true,
-                outcome,
-            });
-        }
-        Err(e) => return Err(e.into()),
+    if !stripe_store::insert_event(c, &prog.id, event_id, event_type, raw, now)? {
+        let outcome = stripe_store::event_outcome(c, &prog.id, event_id)?;
+        return Ok(Handled {
+            duplicate: true,
+            outcome,
+        });
     }
     let object = event
         .pointer("/data/object")
@@ -195,9 +175,7 @@ pub fn handle_event(
         }
         Err(e) => format!("not applied: {}", e.message),
     };
-    diesel::update(stripe_events::table.find((&prog.id, event_id)))
-        .set(stripe_events::outcome.eq(&outcome))
-        .execute(c)?;
+    stripe_store::set_outcome(c, &prog.id, event_id, &outcome)?;
     Ok(Handled {
         duplicate: false,
         outcome,
@@ -410,20 +388,7 @@ fn invoice_paid(
         }
     }
     for r in refs {
-        let inserted = c.transaction(|c| {
-            diesel::insert_into(stripe_refs::table)
-                .values((
-                    stripe_refs::program_id.eq(&prog.id),
-                    stripe_refs::ref_.eq(&r),
-                    stripe_refs::conversion_id.eq(&recorded.conversion.id),
-                ))
-                .execute(c)
-        });
-        match inserted {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {}
-            Err(e) => return Err(e.into()),
-        }
+        stripe_store::insert_ref(c, &prog.id, &r, &recorded.conversion.id)?;
     }
     Ok(format!(
         "transaction {invoice_id} recorded as {}{}",
@@ -454,11 +419,7 @@ fn find_conversion_of_charge(
     let mut refs: Vec<String> = charge_id.map(str::to_string).into_iter().collect();
     refs.extend(source.get("payment_intent").and_then(id_of));
     for r in &refs {
-        let hit: Option<String> = stripe_refs::table
-            .find((&prog.id, r))
-            .select(stripe_refs::conversion_id)
-            .first(c)
-            .optional()?;
+        let hit = stripe_store::conversion_of_ref(c, &prog.id, r)?;
         if hit.is_some() {
             return Ok(hit);
         }
@@ -472,16 +433,12 @@ fn find_conversion_of_charge(
     let Some(customer) = customer_store::find_by_stripe_id(c, &prog.id, &stripe_customer)? else {
         return Ok(None);
     };
-    let hit: Option<String> = conv_table::table
-        .filter(conv_table::program_id.eq(&prog.id))
-        .filter(conv_table::customer_id.eq(&customer.id))
-        .filter(conv_table::amount_minor.eq(amount))
-        .filter(conv_table::status.ne("refunded"))
-        .order((conv_table::created_at.desc(), conv_table::id.desc()))
-        .select(conv_table::id)
-        .first(c)
-        .optional()?;
-    Ok(hit)
+    Ok(crate::db::conversions::latest_unrefunded_of_amount(
+        c,
+        &prog.id,
+        &customer.id,
+        amount,
+    )?)
 }
 
 fn charge_refunded(
