@@ -29,3 +29,17 @@ pub struct ClickRow {
     /// When, ms.
     pub created_at: i64,
 }
+
+/// A click of the program: (affiliate id, created at).
+pub fn find(
+    c: &mut super::DbConn,
+    program_id: &str,
+    click_id: &str,
+) -> QueryResult<Option<(String, i64)>> {
+    clicks::table
+        .find(click_id)
+        .filter(clicks::program_id.eq(program_id))
+        .select((clicks::affiliate_id, clicks::created_at))
+        .first(c)
+        .optional()
+}

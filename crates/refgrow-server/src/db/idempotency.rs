@@ -76,3 +76,9 @@ pub fn save(
     );
     super::direct!(c, |c| q.execute(c).map(|_| ()))
 }
+
+/// Deletes the records made before `cutoff` (ms); returns how many.
+pub fn prune(c: &mut DbConn, cutoff: i64) -> QueryResult<usize> {
+    use super::schema::idempotency_keys as ik;
+    diesel::delete(ik::table.filter(ik::created_at.lt(cutoff))).execute(c)
+}

@@ -396,3 +396,16 @@ pub fn release(c: &mut DbConn, id: &str, lease: i64) -> QueryResult<bool> {
     .execute(c)?;
     Ok(n > 0)
 }
+
+/// The program's enabled endpoints: (id, event-type filter).
+pub fn enabled_filters(
+    c: &mut DbConn,
+    program_id: &str,
+) -> QueryResult<Vec<(String, Option<String>)>> {
+    use super::schema::webhook_endpoints as we;
+    super::direct!(c, |c| we::table
+        .filter(we::program_id.eq(program_id))
+        .filter(we::enabled.eq(true))
+        .select((we::id, we::event_types))
+        .load(c))
+}

@@ -10,7 +10,6 @@ use crate::clock::DAY_MS;
 use crate::db::affiliates::{self, AffiliateRow};
 use crate::db::customers::{self as customer_store, CustomerRow};
 use crate::db::programs::ProgramRow;
-use crate::db::schema::clicks;
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::services::conversions::{self, NewSale};
@@ -24,13 +23,7 @@ pub fn find_click(
     program_id: &str,
     click_id: &str,
 ) -> Result<Option<(String, i64)>, ApiError> {
-    use diesel::prelude::*;
-    Ok(clicks::table
-        .find(click_id)
-        .filter(clicks::program_id.eq(program_id))
-        .select((clicks::affiliate_id, clicks::created_at))
-        .first(c)
-        .optional()?)
+    Ok(crate::db::clicks::find(c, program_id, click_id)?)
 }
 
 /// Whether a click at `at` is still inside the program's window at `now`.

@@ -3,14 +3,12 @@
 //! commit or roll back with that change, so nothing is announced that did not happen and
 //! nothing that happened goes unannounced.
 
-use diesel::prelude::*;
 use refgrow_types::EventId;
 use serde::Serialize;
 
 use crate::db::affiliates::AffiliateRow;
 use crate::db::programs::ProgramRow;
-use crate::db::schema::webhook_endpoints;
-use crate::db::{direct, DbConn};
+use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::idgen::new_id;
 use crate::services::affiliates;
@@ -67,11 +65,7 @@ pub fn prepare(
     batch: &[(&str, String)],
     now: i64,
 ) -> Result<Prepared, ApiError> {
-    let endpoints: Vec<(String, Option<String>)> = direct!(c, |c| webhook_endpoints::table
-        .filter(webhook_endpoints::program_id.eq(program_id))
-        .filter(webhook_endpoints::enabled.eq(true))
-        .select((webhook_endpoints::id, webhook_endpoints::event_types))
-        .load(c))?;
+    let endpoints = crate::db::webhooks::enabled_filters(c, program_id)?;
     Ok(prepare_with(program_id, batch, now, &endpoints))
 }
 

@@ -26,11 +26,7 @@ pub async fn prune_idempotency(state: &AppState) -> Result<usize, ApiError> {
         .saturating_sub(crate::idempotency::RETENTION_MS);
     state
         .db
-        .write(move |c| {
-            use crate::db::schema::idempotency_keys as ik;
-            use diesel::prelude::*;
-            Ok(diesel::delete(ik::table.filter(ik::created_at.lt(cutoff))).execute(c)?)
-        })
+        .write(move |c| Ok(crate::db::idempotency::prune(c, cutoff)?))
         .await
 }
 
