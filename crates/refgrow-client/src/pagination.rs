@@ -5,7 +5,7 @@ use std::future::Future;
 
 use futures_util::stream::{self, Stream};
 
-use crate::Error;
+use crate::{Client, Error, RequestOptions};
 
 /// One page of a list: its items and the list's paging fields.
 #[derive(Debug)]
@@ -19,6 +19,65 @@ struct State<T, F> {
     offset: u64,
     buffer: VecDeque<T>,
     done: bool,
+}
+
+/// The filters of a list call that pages by `limit` and `offset`.
+pub(crate) trait Paged: Clone + Send + 'static {
+    /// The page size and the first offset asked for.
+    fn paging(&self) -> (Option<u32>, Option<u64>);
+    /// The same filters, with this page size and offset.
+    fn at(self, limit: u32, offset: u64) -> Self;
+}
+
+/// Implements [`Paged`] for filter structs with `limit: Option<u32>` and `offset: Option<u64>`.
+macro_rules! paged {
+    ($($t:ty),* $(,)?) => {$(
+        impl crate::pagination::Paged for $t {
+            fn paging(&self) -> (Option<u32>, Option<u64>) {
+                (self.limit, self.offset)
+            }
+            fn at(self, limit: u32, offset: u64) -> Self {
+                Self { limit: Some(limit), offset: Some(offset), ..self }
+            }
+        }
+    )*};
+}
+pub(crate) use paged;
+
+paged!(
+    refgrow_types::api::ListAffiliates,
+    refgrow_types::api::ListCommissions,
+    refgrow_types::api::ListConversions,
+    refgrow_types::api::ListInvitations,
+    refgrow_types::api::ListAuditLog,
+);
+
+/// The `list_all` of a resource: every item matching `params`, page after page (`limit`
+/// defaults to 100), from `params.offset` on. `page(client, opts, params)` fetches one page
+/// with the handle's options.
+pub(crate) fn list_all<P, T, F, Fut>(
+    client: &Client,
+    opts: &RequestOptions,
+    params: P,
+    page: F,
+) -> impl Stream<Item = Result<T, Error>> + Send + 'static
+where
+    P: Paged,
+    T: Send + 'static,
+    F: Fn(Client, RequestOptions, P) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Page<T>, Error>> + Send + 'static,
+{
+    let client = client.clone();
+    let opts = opts.clone();
+    let (limit, start) = params.paging();
+    let limit = limit.unwrap_or(100);
+    paginate(start.unwrap_or(0), move |offset| {
+        page(
+            client.clone(),
+            opts.clone(),
+            params.clone().at(limit, offset),
+        )
+    })
 }
 
 /// Streams every item from `offset` on, calling `fetch(offset)` for each page. Stops after the

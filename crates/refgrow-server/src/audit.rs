@@ -9,12 +9,12 @@
 //! calls they record. `GET /v1/audit-log` reads them back. Their ids come from
 //! [`crate::idgen::new_id`] like every other id, and sort in the order they were made.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::buffer::{Buffer, BufferCounters, BufferSettings, Row, StopReport, Store};
+use crate::buffer::table::TableStore;
+use crate::buffer::{Buffer, BufferCounters, BufferSettings, Row, StopReport};
 use crate::db::Db;
 use crate::error::ApiError;
 
@@ -38,24 +38,8 @@ impl Row for AuditRow {
 }
 
 /// The audit log table as the buffer's store.
-struct AuditStore(Db);
-
-impl Store<AuditRow> for AuditStore {
-    type Error = ApiError;
-
-    fn available(&self) -> Result<(), ApiError> {
-        if self.0.is_down() {
-            Err(ApiError::unavailable("known down"))
-        } else {
-            Ok(())
-        }
-    }
-
-    async fn write(&self, batch: Arc<Vec<AuditRow>>) -> Result<(), ApiError> {
-        self.0
-            .write(move |c| Ok(crate::db::audit::insert_batch(c, &batch)?))
-            .await
-    }
+fn store(db: &Db) -> TableStore<AuditRow> {
+    TableStore::new(db.clone(), crate::db::audit::insert_batch)
 }
 
 /// The buffer; clones share it.
@@ -109,18 +93,18 @@ impl AuditBuffer {
 
     /// Writes every waiting entry now.
     pub async fn flush(&self, db: &Db) -> Result<usize, ApiError> {
-        self.buffer.flush(&AuditStore(db.clone())).await
+        self.buffer.flush(&store(db)).await
     }
 
     /// The graceful stop: writes what is held, retrying until `timeout`.
     pub async fn stop(&self, db: &Db, timeout: Duration) -> StopReport {
-        self.buffer.stop(&AuditStore(db.clone()), timeout).await
+        self.buffer.stop(&store(db), timeout).await
     }
 }
 
 /// Writes the buffer every `every` (sooner when many entries wait) until the process stops.
 pub fn spawn_flusher(buffer: AuditBuffer, db: Db, every: Duration) {
-    crate::buffer::spawn_flusher(buffer.buffer, AuditStore(db), every, |e: &ApiError| {
+    crate::buffer::spawn_flusher(buffer.buffer, store(&db), every, |e: &ApiError| {
         // The outage is logged once, by the database's circuit breaker.
         if !e.is_db_down() {
             log::warn!("writing the audit log failed, will retry: {e}");

@@ -16,6 +16,7 @@
 //! the caller decides what a refusal means to its client (counted in [`BufferCounters`]).
 
 pub mod spill;
+pub mod table;
 
 use std::collections::HashMap;
 use std::future::Future;

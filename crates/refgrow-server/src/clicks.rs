@@ -34,7 +34,8 @@ use std::time::Duration;
 use diesel::prelude::*;
 
 use crate::buffer::spill::Spill;
-use crate::buffer::{Buffer, BufferSettings, Fallback, Refused, Row, Store};
+use crate::buffer::table::TableStore;
+use crate::buffer::{Buffer, BufferSettings, Fallback, Refused, Row};
 use crate::cache::TimedCache;
 use crate::clock::Clock;
 use crate::db::schema::clicks;
@@ -142,26 +143,8 @@ impl Row for ClickRow {
 
 /// The clicks table as the buffer's store: batches in one transaction with their counters,
 /// replays skipping ids already there.
-struct ClickStore(Db);
-
-impl Store<ClickRow> for ClickStore {
-    type Error = ApiError;
-
-    fn available(&self) -> Result<(), ApiError> {
-        if self.0.is_down() {
-            Err(ApiError::unavailable("known down"))
-        } else {
-            Ok(())
-        }
-    }
-
-    async fn write(&self, batch: Arc<Vec<ClickRow>>) -> Result<(), ApiError> {
-        self.0.write(move |c| Ok(write_batch(c, &batch)?)).await
-    }
-
-    async fn write_replay(&self, rows: Arc<Vec<ClickRow>>) -> Result<usize, ApiError> {
-        self.0.write(move |c| Ok(write_new(c, &rows)?)).await
-    }
+fn store(db: &Db) -> TableStore<ClickRow> {
+    TableStore::new(db.clone(), write_batch).with_replay(write_new)
 }
 
 /// A code within a program (None: any program), or `(Some(""), "")` for the fallback
@@ -268,10 +251,7 @@ impl ClickBuffer {
     /// be made durable is withdrawn, never half-recorded.
     pub async fn record(&self, db: &Db, click: ClickRow) -> Result<(), NotRecorded> {
         let durable = self.sync || db.is_down();
-        Ok(self
-            .buffer
-            .record(&ClickStore(db.clone()), click, durable)
-            .await?)
+        Ok(self.buffer.record(&store(db), click, durable).await?)
     }
 
     /// How many clicks are held (not yet committed).
@@ -402,13 +382,13 @@ impl ClickBuffer {
     /// crash does not lose it; otherwise it goes back to the front of the queue. Returns
     /// how many clicks were committed.
     pub async fn flush(&self, db: &Db) -> Result<usize, ApiError> {
-        self.buffer.flush(&ClickStore(db.clone())).await
+        self.buffer.flush(&store(db)).await
     }
 
     /// The graceful stop: writes everything held, retrying until `timeout`; then spills
     /// what is still only in memory. Logs and returns the counts.
     pub async fn stop(&self, db: &Db, timeout: Duration) -> StopReport {
-        self.buffer.stop(&ClickStore(db.clone()), timeout).await
+        self.buffer.stop(&store(db), timeout).await
     }
 }
 
@@ -528,7 +508,7 @@ fn count(c: &mut DbConn, rows: &[ClickRow]) -> QueryResult<()> {
 
 /// Flushes the buffer every `every` until the process stops.
 pub fn spawn_flusher(buffer: ClickBuffer, db: Db, every: Duration) {
-    crate::buffer::spawn_flusher(buffer.buffer, ClickStore(db), every, |e: &ApiError| {
+    crate::buffer::spawn_flusher(buffer.buffer, store(&db), every, |e: &ApiError| {
         // Logged once by the breaker; the clicks went to the spill file.
         if !e.is_db_down() {
             log::warn!("flushing clicks failed, will retry: {e}");

@@ -27,6 +27,17 @@ pub fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<(),
     Ok(())
 }
 
+/// The optional `from` and `to` bounds of a query, each parsed by [`parse_time`] (`from`
+/// checked first).
+pub fn parse_range(
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(Option<i64>, Option<i64>), ApiError> {
+    let from = from.map(|s| parse_time("from", s)).transpose()?;
+    let to = to.map(|s| parse_time("to", s)).transpose()?;
+    Ok((from, to))
+}
+
 /// Parses a `from`/`to` bound: an RFC 3339 timestamp or a `YYYY-MM-DD` date (UTC midnight).
 pub fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {

@@ -8,8 +8,7 @@ use refgrow_types::AffiliateId;
 use reqwest::Method;
 
 use super::params::to_query;
-use crate::client::Call;
-use crate::pagination::{paginate, Page};
+use crate::pagination::{list_all, Page};
 use crate::Error;
 
 resource_handle!(
@@ -34,16 +33,14 @@ impl AffiliatesApi<'_> {
     /// when none is given. A duplicate email or code is `conflict` naming the field.
     pub async fn create(&self, affiliate: CreateAffiliate) -> Result<Affiliate, Error> {
         let r: AffiliateResponse = self
-            .client
-            .send(Call::new(Method::POST, &["affiliates"], &self.opts).json(&affiliate)?)
+            .call_json(Method::POST, &["affiliates"], &affiliate)
             .await?;
         Ok(r.affiliate)
     }
 
     /// `GET /v1/affiliates`: one page, with `total`, `limit` and `offset`.
     pub async fn list(&self, params: ListAffiliates) -> Result<AffiliateList, Error> {
-        self.client
-            .send(Call::new(Method::GET, &["affiliates"], &self.opts).query(to_query(&params)?))
+        self.call_query(Method::GET, &["affiliates"], to_query(&params)?)
             .await
     }
 
@@ -64,52 +61,30 @@ impl AffiliatesApi<'_> {
         &self,
         params: ListAffiliates,
     ) -> impl Stream<Item = Result<Affiliate, Error>> + Send + 'static {
-        let client = self.client.clone();
-        let opts = self.opts.clone();
-        let start = params.offset.unwrap_or(0);
-        let base = ListAffiliates {
-            limit: Some(params.limit.unwrap_or(100)),
-            ..params
-        };
-        paginate(start, move |offset| {
-            let client = client.clone();
-            let opts = opts.clone();
-            let params = ListAffiliates {
-                offset: Some(offset),
-                ..base.clone()
-            };
-            async move {
+        list_all(
+            self.client,
+            &self.opts,
+            params,
+            |client, opts, params| async move {
                 let page = client.affiliates().with_options(opts).list(params).await?;
                 Ok(Page {
                     items: page.affiliates,
                     total: page.total,
                 })
-            }
-        })
+            },
+        )
     }
 
     /// `GET /v1/affiliates/{id}`. Another program's affiliate is `resource_not_found`.
     pub async fn get(&self, id: &AffiliateId) -> Result<Affiliate, Error> {
-        let r: AffiliateResponse = self
-            .client
-            .send(Call::new(
-                Method::GET,
-                &["affiliates", id.as_str()],
-                &self.opts,
-            ))
-            .await?;
+        let r: AffiliateResponse = self.call(Method::GET, &["affiliates", id.as_str()]).await?;
         Ok(r.affiliate)
     }
 
     /// `GET /v1/affiliates/by-code/{referralCode}` (codes compare case-insensitively).
     pub async fn get_by_code(&self, referral_code: &str) -> Result<Affiliate, Error> {
         let r: AffiliateResponse = self
-            .client
-            .send(Call::new(
-                Method::GET,
-                &["affiliates", "by-code", referral_code],
-                &self.opts,
-            ))
+            .call(Method::GET, &["affiliates", "by-code", referral_code])
             .await?;
         Ok(r.affiliate)
     }
@@ -122,11 +97,7 @@ impl AffiliatesApi<'_> {
         changes: UpdateAffiliate,
     ) -> Result<Affiliate, Error> {
         let r: AffiliateResponse = self
-            .client
-            .send(
-                Call::new(Method::PATCH, &["affiliates", id.as_str()], &self.opts)
-                    .json(&changes)?,
-            )
+            .call_json(Method::PATCH, &["affiliates", id.as_str()], &changes)
             .await?;
         Ok(r.affiliate)
     }

@@ -9,8 +9,7 @@ use refgrow_types::CommissionId;
 use reqwest::Method;
 
 use super::params::to_query;
-use crate::client::Call;
-use crate::pagination::{paginate, Page};
+use crate::pagination::{list_all, Page};
 use crate::Error;
 
 resource_handle!(
@@ -25,8 +24,7 @@ pub use refgrow_types::api::ListCommissions;
 impl CommissionsApi<'_> {
     /// `GET /v1/commissions`: one page, with `total`, `limit` and `offset`.
     pub async fn list(&self, params: ListCommissions) -> Result<CommissionList, Error> {
-        self.client
-            .send(Call::new(Method::GET, &["commissions"], &self.opts).query(to_query(&params)?))
+        self.call_query(Method::GET, &["commissions"], to_query(&params)?)
             .await
     }
 
@@ -36,39 +34,24 @@ impl CommissionsApi<'_> {
         &self,
         params: ListCommissions,
     ) -> impl Stream<Item = Result<Commission, Error>> + Send + 'static {
-        let client = self.client.clone();
-        let opts = self.opts.clone();
-        let start = params.offset.unwrap_or(0);
-        let base = ListCommissions {
-            limit: Some(params.limit.unwrap_or(100)),
-            ..params
-        };
-        paginate(start, move |offset| {
-            let client = client.clone();
-            let opts = opts.clone();
-            let params = ListCommissions {
-                offset: Some(offset),
-                ..base.clone()
-            };
-            async move {
+        list_all(
+            self.client,
+            &self.opts,
+            params,
+            |client, opts, params| async move {
                 let page = client.commissions().with_options(opts).list(params).await?;
                 Ok(Page {
                     items: page.commissions,
                     total: page.total,
                 })
-            }
-        })
+            },
+        )
     }
 
     /// `GET /v1/commissions/{id}`.
     pub async fn get(&self, id: &CommissionId) -> Result<Commission, Error> {
         let r: CommissionResponse = self
-            .client
-            .send(Call::new(
-                Method::GET,
-                &["commissions", id.as_str()],
-                &self.opts,
-            ))
+            .call(Method::GET, &["commissions", id.as_str()])
             .await?;
         Ok(r.commission)
     }
@@ -77,8 +60,7 @@ impl CommissionsApi<'_> {
     /// `orderId` and by the `Idempotency-Key`.
     pub async fn create(&self, commission: CreateCommission) -> Result<Commission, Error> {
         let r: CommissionResponse = self
-            .client
-            .send(Call::new(Method::POST, &["commissions"], &self.opts).json(&commission)?)
+            .call_json(Method::POST, &["commissions"], &commission)
             .await?;
         Ok(r.commission)
     }
@@ -91,14 +73,10 @@ impl CommissionsApi<'_> {
         change: UpdateCommissionStatus,
     ) -> Result<Commission, Error> {
         let r: CommissionResponse = self
-            .client
-            .send(
-                Call::new(
-                    Method::PUT,
-                    &["commissions", id.as_str(), "status"],
-                    &self.opts,
-                )
-                .json(&change)?,
+            .call_json(
+                Method::PUT,
+                &["commissions", id.as_str(), "status"],
+                &change,
             )
             .await?;
         Ok(r.commission)
@@ -127,8 +105,7 @@ impl CommissionsApi<'_> {
         let query = reason
             .map(|r| vec![("reason", r.to_string())])
             .unwrap_or_default();
-        self.client
-            .send(Call::new(Method::DELETE, &["commissions", id.as_str()], &self.opts).query(query))
+        self.call_query(Method::DELETE, &["commissions", id.as_str()], query)
             .await
     }
 }

@@ -3,7 +3,6 @@
 use refgrow_types::api::{CreateEmbedToken, EmbedToken};
 use reqwest::Method;
 
-use crate::client::Call;
 use crate::Error;
 
 resource_handle!(
@@ -17,8 +16,7 @@ impl EmbedTokensApi<'_> {
     /// optional) to find the affiliate or enrol one. A retry with the same `tenantId` finds
     /// the same affiliate.
     pub async fn create(&self, request: CreateEmbedToken) -> Result<EmbedToken, Error> {
-        self.client
-            .send(Call::new(Method::POST, &["embed-tokens"], &self.opts).json(&request)?)
+        self.call_json(Method::POST, &["embed-tokens"], &request)
             .await
     }
 }

@@ -7,8 +7,7 @@ use refgrow_types::EventId;
 use reqwest::Method;
 
 use super::query_time;
-use crate::client::Call;
-use crate::pagination::{paginate, Page};
+use crate::pagination::{list_all, Page};
 use crate::Error;
 
 resource_handle!(
@@ -31,6 +30,8 @@ pub struct ListEvents {
     /// How many to skip.
     pub offset: Option<u64>,
 }
+
+crate::pagination::paged!(ListEvents);
 
 impl ListEvents {
     fn query(&self) -> Vec<(&'static str, String)> {
@@ -57,8 +58,7 @@ impl ListEvents {
 impl EventsApi<'_> {
     /// `GET /v1/events`: one page, newest first, with `total`, `limit` and `offset`.
     pub async fn list(&self, params: ListEvents) -> Result<EventList, Error> {
-        self.client
-            .send(Call::new(Method::GET, &["events"], &self.opts).query(params.query()))
+        self.call_query(Method::GET, &["events"], params.query())
             .await
     }
 
@@ -68,36 +68,23 @@ impl EventsApi<'_> {
         &self,
         params: ListEvents,
     ) -> impl Stream<Item = Result<Event, Error>> + Send + 'static {
-        let client = self.client.clone();
-        let opts = self.opts.clone();
-        let start = params.offset.unwrap_or(0);
-        let base = ListEvents {
-            limit: Some(params.limit.unwrap_or(100)),
-            ..params
-        };
-        paginate(start, move |offset| {
-            let client = client.clone();
-            let opts = opts.clone();
-            let params = ListEvents {
-                offset: Some(offset),
-                ..base.clone()
-            };
-            async move {
+        list_all(
+            self.client,
+            &self.opts,
+            params,
+            |client, opts, params| async move {
                 let page = client.events().with_options(opts).list(params).await?;
                 Ok(Page {
                     items: page.events,
                     total: page.total,
                 })
-            }
-        })
+            },
+        )
     }
 
     /// `GET /v1/events/{id}`.
     pub async fn get(&self, id: &EventId) -> Result<Event, Error> {
-        let r: EventResponse = self
-            .client
-            .send(Call::new(Method::GET, &["events", id.as_str()], &self.opts))
-            .await?;
+        let r: EventResponse = self.call(Method::GET, &["events", id.as_str()]).await?;
         Ok(r.event)
     }
 }

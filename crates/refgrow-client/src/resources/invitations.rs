@@ -9,8 +9,7 @@ use refgrow_types::InvitationId;
 use reqwest::Method;
 
 use super::params::to_query;
-use crate::client::Call;
-use crate::pagination::{paginate, Page};
+use crate::pagination::{list_all, Page};
 use crate::Error;
 
 resource_handle!(
@@ -29,23 +28,19 @@ impl InvitationsApi<'_> {
     ///
     /// A repeated call invites nobody twice: addresses with a pending invitation are skipped.
     pub async fn create(&self, request: CreateInvitations) -> Result<InvitationBatch, Error> {
-        self.client
-            .send(
-                Call::new(Method::POST, &["affiliates", "invitations"], &self.opts)
-                    .json(&request)?,
-            )
+        self.call_json(Method::POST, &["affiliates", "invitations"], &request)
             .await
     }
 
     /// `GET /v1/affiliates/invitations`: one page, newest first, with `total`, `limit` and
     /// `offset`.
     pub async fn list(&self, params: ListInvitations) -> Result<InvitationList, Error> {
-        self.client
-            .send(
-                Call::new(Method::GET, &["affiliates", "invitations"], &self.opts)
-                    .query(to_query(&params)?),
-            )
-            .await
+        self.call_query(
+            Method::GET,
+            &["affiliates", "invitations"],
+            to_query(&params)?,
+        )
+        .await
     }
 
     /// Every invitation matching the filters, page after page (`limit` defaults to 100 here),
@@ -54,39 +49,24 @@ impl InvitationsApi<'_> {
         &self,
         params: ListInvitations,
     ) -> impl Stream<Item = Result<Invitation, Error>> + Send + 'static {
-        let client = self.client.clone();
-        let opts = self.opts.clone();
-        let start = params.offset.unwrap_or(0);
-        let base = ListInvitations {
-            limit: Some(params.limit.unwrap_or(100)),
-            ..params
-        };
-        paginate(start, move |offset| {
-            let client = client.clone();
-            let opts = opts.clone();
-            let params = ListInvitations {
-                offset: Some(offset),
-                ..base.clone()
-            };
-            async move {
+        list_all(
+            self.client,
+            &self.opts,
+            params,
+            |client, opts, params| async move {
                 let page = client.invitations().with_options(opts).list(params).await?;
                 Ok(Page {
                     items: page.invitations,
                     total: page.total,
                 })
-            }
-        })
+            },
+        )
     }
 
     /// `GET /v1/affiliates/invitations/{id}`.
     pub async fn get(&self, id: &InvitationId) -> Result<Invitation, Error> {
         let r: InvitationResponse = self
-            .client
-            .send(Call::new(
-                Method::GET,
-                &["affiliates", "invitations", id.as_str()],
-                &self.opts,
-            ))
+            .call(Method::GET, &["affiliates", "invitations", id.as_str()])
             .await?;
         Ok(r.invitation)
     }
@@ -95,12 +75,7 @@ impl InvitationsApi<'_> {
     /// accepted, cancelled or has expired is `conflict`.
     pub async fn cancel(&self, id: &InvitationId) -> Result<Invitation, Error> {
         let r: InvitationResponse = self
-            .client
-            .send(Call::new(
-                Method::DELETE,
-                &["affiliates", "invitations", id.as_str()],
-                &self.opts,
-            ))
+            .call(Method::DELETE, &["affiliates", "invitations", id.as_str()])
             .await?;
         Ok(r.invitation)
     }
@@ -111,11 +86,7 @@ impl InvitationsApi<'_> {
     /// used invitation is `conflict`; an unknown token is `resource_not_found`.
     pub async fn accept(&self, token: &str, details: AcceptInvitation) -> Result<Affiliate, Error> {
         let r: AffiliateResponse = self
-            .client
-            .send(
-                Call::new(Method::POST, &["invitations", token, "accept"], &self.opts)
-                    .json(&details)?,
-            )
+            .call_json(Method::POST, &["invitations", token, "accept"], &details)
             .await?;
         Ok(r.affiliate)
     }

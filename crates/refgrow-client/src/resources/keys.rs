@@ -8,8 +8,7 @@ use refgrow_types::KeyId;
 use reqwest::Method;
 
 use super::params::to_query;
-use crate::client::Call;
-use crate::pagination::{paginate, Page};
+use crate::pagination::{list_all, Page};
 use crate::Error;
 
 /// Filters and paging of `GET /v1/audit-log`, shared with the server.
@@ -54,17 +53,13 @@ impl ApiKeysApi<'_> {
     /// the same `Idempotency-Key`, the retry is `conflict` with the key's id in
     /// `details.apiKeyId` (revoke that key and create another). Needs a key that may write.
     pub async fn create(&self, key: CreateApiKey) -> Result<CreatedApiKey, Error> {
-        self.client
-            .send(Call::new(Method::POST, &["api-keys"], &self.opts).json(&key)?)
-            .await
+        self.call_json(Method::POST, &["api-keys"], &key).await
     }
 
     /// `GET /v1/api-keys`: every key of the program, newest first, revoked ones included
     /// (never their secrets).
     pub async fn list(&self) -> Result<ApiKeyList, Error> {
-        self.client
-            .send(Call::new(Method::GET, &["api-keys"], &self.opts))
-            .await
+        self.call(Method::GET, &["api-keys"]).await
     }
 
     /// `DELETE /v1/api-keys/{id}`: revokes a key at once; its next call is
@@ -72,12 +67,7 @@ impl ApiKeysApi<'_> {
     /// `conflict`; another program's key is `resource_not_found`. A key may revoke itself.
     pub async fn revoke(&self, id: &KeyId) -> Result<ApiKey, Error> {
         let r: ApiKeyResponse = self
-            .client
-            .send(Call::new(
-                Method::DELETE,
-                &["api-keys", id.as_str()],
-                &self.opts,
-            ))
+            .call(Method::DELETE, &["api-keys", id.as_str()])
             .await?;
         Ok(r.api_key)
     }
@@ -93,8 +83,7 @@ resource_handle!(
 impl AuditLogApi<'_> {
     /// `GET /v1/audit-log`: one page, newest first, with `total`, `limit` and `offset`.
     pub async fn list(&self, params: ListAuditLog) -> Result<AuditLog, Error> {
-        self.client
-            .send(Call::new(Method::GET, &["audit-log"], &self.opts).query(to_query(&params)?))
+        self.call_query(Method::GET, &["audit-log"], to_query(&params)?)
             .await
     }
 
@@ -120,27 +109,17 @@ impl AuditLogApi<'_> {
         &self,
         params: ListAuditLog,
     ) -> impl Stream<Item = Result<AuditEntry, Error>> + Send + 'static {
-        let client = self.client.clone();
-        let opts = self.opts.clone();
-        let start = params.offset.unwrap_or(0);
-        let base = ListAuditLog {
-            limit: Some(params.limit.unwrap_or(100)),
-            ..params
-        };
-        paginate(start, move |offset| {
-            let client = client.clone();
-            let opts = opts.clone();
-            let params = ListAuditLog {
-                offset: Some(offset),
-                ..base.clone()
-            };
-            async move {
+        list_all(
+            self.client,
+            &self.opts,
+            params,
+            |client, opts, params| async move {
                 let page = client.audit_log().with_options(opts).list(params).await?;
                 Ok(Page {
                     items: page.entries,
                     total: page.total,
                 })
-            }
-        })
+            },
+        )
     }
 }

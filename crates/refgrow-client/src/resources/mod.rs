@@ -59,6 +59,45 @@ macro_rules! resource_handle {
                 self
             }
         }
+
+        // Not every handle sends a body or a query.
+        #[allow(dead_code)]
+        impl $name<'_> {
+            /// Sends `method /v1/path…` with this handle's options and decodes `data`.
+            async fn call<T: serde::de::DeserializeOwned>(
+                &self,
+                method: reqwest::Method,
+                path: &[&str],
+            ) -> Result<T, crate::Error> {
+                self.client
+                    .send(crate::client::Call::new(method, path, &self.opts))
+                    .await
+            }
+
+            /// [`Self::call`] with a JSON body.
+            async fn call_json<T: serde::de::DeserializeOwned, B: serde::Serialize + ?Sized>(
+                &self,
+                method: reqwest::Method,
+                path: &[&str],
+                body: &B,
+            ) -> Result<T, crate::Error> {
+                self.client
+                    .send(crate::client::Call::new(method, path, &self.opts).json(body)?)
+                    .await
+            }
+
+            /// [`Self::call`] with query parameters.
+            async fn call_query<T: serde::de::DeserializeOwned>(
+                &self,
+                method: reqwest::Method,
+                path: &[&str],
+                query: Vec<(&'static str, String)>,
+            ) -> Result<T, crate::Error> {
+                self.client
+                    .send(crate::client::Call::new(method, path, &self.opts).query(query))
+                    .await
+            }
+        }
     };
 }
 

@@ -9,7 +9,7 @@ use refgrow_types::{AffiliateId, PayoutId};
 use reqwest::Method;
 
 use crate::client::Call;
-use crate::pagination::{paginate, Page};
+use crate::pagination::{list_all, Page};
 use crate::Error;
 
 resource_handle!(
@@ -30,6 +30,8 @@ pub struct ListPayouts {
     /// How many to skip.
     pub offset: Option<u64>,
 }
+
+crate::pagination::paged!(ListPayouts);
 
 impl ListPayouts {
     fn query(&self) -> Vec<(&'static str, String)> {
@@ -55,17 +57,13 @@ impl PayoutsApi<'_> {
     /// approved commissions, net of open adjustments, reach the program's `minPayout`, and
     /// returns them (empty when nothing is due; a second run right after creates nothing).
     pub async fn create_run(&self, run: CreatePayoutRun) -> Result<Vec<Payout>, Error> {
-        let r: PayoutRun = self
-            .client
-            .send(Call::new(Method::POST, &["payouts"], &self.opts).json(&run)?)
-            .await?;
+        let r: PayoutRun = self.call_json(Method::POST, &["payouts"], &run).await?;
         Ok(r.payouts)
     }
 
     /// `GET /v1/payouts`: one page, newest first, with `total`, `limit` and `offset`.
     pub async fn list(&self, params: ListPayouts) -> Result<PayoutList, Error> {
-        self.client
-            .send(Call::new(Method::GET, &["payouts"], &self.opts).query(params.query()))
+        self.call_query(Method::GET, &["payouts"], params.query())
             .await
     }
 
@@ -75,39 +73,23 @@ impl PayoutsApi<'_> {
         &self,
         params: ListPayouts,
     ) -> impl Stream<Item = Result<Payout, Error>> + Send + 'static {
-        let client = self.client.clone();
-        let opts = self.opts.clone();
-        let start = params.offset.unwrap_or(0);
-        let base = ListPayouts {
-            limit: Some(params.limit.unwrap_or(100)),
-            ..params
-        };
-        paginate(start, move |offset| {
-            let client = client.clone();
-            let opts = opts.clone();
-            let params = ListPayouts {
-                offset: Some(offset),
-                ..base.clone()
-            };
-            async move {
+        list_all(
+            self.client,
+            &self.opts,
+            params,
+            |client, opts, params| async move {
                 let page = client.payouts().with_options(opts).list(params).await?;
                 Ok(Page {
                     items: page.payouts,
                     total: page.total,
                 })
-            }
-        })
+            },
+        )
     }
 
     /// `GET /v1/payouts/{id}`: the payout and the ids of its commissions.
     pub async fn get(&self, id: &PayoutId) -> Result<PayoutResponse, Error> {
-        self.client
-            .send(Call::new(
-                Method::GET,
-                &["payouts", id.as_str()],
-                &self.opts,
-            ))
-            .await
+        self.call(Method::GET, &["payouts", id.as_str()]).await
     }
 
     /// `POST /v1/payouts/{id}/paid`: marks the payout and its commissions paid, with your
@@ -120,11 +102,7 @@ impl PayoutsApi<'_> {
         let body = MarkPayoutPaid {
             reference: reference.map(str::to_string),
         };
-        self.client
-            .send(
-                Call::new(Method::POST, &["payouts", id.as_str(), "paid"], &self.opts)
-                    .json(&body)?,
-            )
+        self.call_json(Method::POST, &["payouts", id.as_str(), "paid"], &body)
             .await
     }
 

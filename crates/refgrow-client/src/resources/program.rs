@@ -3,7 +3,6 @@
 use refgrow_types::api::{Program, ProgramResponse, UpdateProgram};
 use reqwest::Method;
 
-use crate::client::Call;
 use crate::Error;
 
 resource_handle!(
@@ -15,10 +14,7 @@ resource_handle!(
 impl ProgramApi<'_> {
     /// `GET /v1/program`.
     pub async fn get(&self) -> Result<Program, Error> {
-        let r: ProgramResponse = self
-            .client
-            .send(Call::new(Method::GET, &["program"], &self.opts))
-            .await?;
+        let r: ProgramResponse = self.call(Method::GET, &["program"]).await?;
         Ok(r.program)
     }
 
@@ -26,8 +22,7 @@ impl ProgramApi<'_> {
     /// whole. Returns the program after the change.
     pub async fn update(&self, changes: UpdateProgram) -> Result<Program, Error> {
         let r: ProgramResponse = self
-            .client
-            .send(Call::new(Method::PATCH, &["program"], &self.opts).json(&changes)?)
+            .call_json(Method::PATCH, &["program"], &changes)
             .await?;
         Ok(r.program)
     }

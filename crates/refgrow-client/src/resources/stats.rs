@@ -5,7 +5,6 @@ use refgrow_types::api::{AffiliateStats, ProgramSummary, ReconcileReport, StatsI
 use refgrow_types::AffiliateId;
 use reqwest::Method;
 
-use crate::client::Call;
 use crate::Error;
 
 resource_handle!(
@@ -54,16 +53,12 @@ impl StatsApi<'_> {
         id: &AffiliateId,
         range: StatsRange,
     ) -> Result<AffiliateStats, Error> {
-        self.client
-            .send(
-                Call::new(
-                    Method::GET,
-                    &["affiliates", id.as_str(), "stats"],
-                    &self.opts,
-                )
-                .query(range.query()),
-            )
-            .await
+        self.call_query(
+            Method::GET,
+            &["affiliates", id.as_str(), "stats"],
+            range.query(),
+        )
+        .await
     }
 }
 
@@ -71,20 +66,13 @@ impl ReportsApi<'_> {
     /// `GET /v1/reports/summary`: the same figures for the whole program, plus the top ten
     /// affiliates of the range.
     pub async fn summary(&self, range: StatsRange) -> Result<ProgramSummary, Error> {
-        self.client
-            .send(Call::new(Method::GET, &["reports", "summary"], &self.opts).query(range.query()))
+        self.call_query(Method::GET, &["reports", "summary"], range.query())
             .await
     }
 
     /// `GET /v1/reports/reconcile`: the ledger invariants recomputed from the stored rows;
     /// `ok` is false and `differences` lists the rows involved when one does not hold.
     pub async fn reconcile(&self) -> Result<ReconcileReport, Error> {
-        self.client
-            .send(Call::new(
-                Method::GET,
-                &["reports", "reconcile"],
-                &self.opts,
-            ))
-            .await
+        self.call(Method::GET, &["reports", "reconcile"]).await
     }
 }

@@ -11,8 +11,7 @@ use reqwest::Method;
 use serde::{Deserialize, Deserializer};
 
 use super::params::to_query;
-use crate::client::Call;
-use crate::pagination::{paginate, Page};
+use crate::pagination::{list_all, Page};
 use crate::Error;
 
 /// The `data` of `POST /v1/referrals/convert`: the contract shows the conversion itself
@@ -42,8 +41,7 @@ impl ReferralsApi<'_> {
     /// `POST /v1/referrals/track`: records a click on an affiliate's link. Keep the returned
     /// `clickId` (a cookie, a hidden form field) to bind the signup or the sale later.
     pub async fn track(&self, click: TrackClick) -> Result<Click, Error> {
-        self.client
-            .send(Call::new(Method::POST, &["referrals", "track"], &self.opts).json(&click)?)
+        self.call_json(Method::POST, &["referrals", "track"], &click)
             .await
     }
 
@@ -54,8 +52,7 @@ impl ReferralsApi<'_> {
     /// handle): a replay returns the original conversion, never a second commission.
     pub async fn convert(&self, conversion: CreateConversion) -> Result<Conversion, Error> {
         let r: ConversionData = self
-            .client
-            .send(Call::new(Method::POST, &["referrals", "convert"], &self.opts).json(&conversion)?)
+            .call_json(Method::POST, &["referrals", "convert"], &conversion)
             .await?;
         Ok(r.0)
     }
@@ -74,8 +71,7 @@ impl CustomersApi<'_> {
     /// refused.
     pub async fn create(&self, customer: CreateCustomer) -> Result<Customer, Error> {
         let r: CustomerResponse = self
-            .client
-            .send(Call::new(Method::POST, &["customers"], &self.opts).json(&customer)?)
+            .call_json(Method::POST, &["customers"], &customer)
             .await?;
         Ok(r.customer)
     }
@@ -96,8 +92,7 @@ impl CustomersApi<'_> {
             Ignored(IgnoredSignup),
         }
         let r: Signup = self
-            .client
-            .send(Call::new(Method::POST, &["customers"], &self.opts).json(&customer)?)
+            .call_json(Method::POST, &["customers"], &customer)
             .await?;
         Ok(match r {
             Signup::Bound(r) => Some(r.customer),
@@ -109,27 +104,20 @@ impl CustomersApi<'_> {
     /// attribution stays.
     pub async fn update(&self, key: &str, changes: UpdateCustomer) -> Result<Customer, Error> {
         let r: CustomerResponse = self
-            .client
-            .send(Call::new(Method::PATCH, &["customers", key], &self.opts).json(&changes)?)
+            .call_json(Method::PATCH, &["customers", key], &changes)
             .await?;
         Ok(r.customer)
     }
 
     /// `GET /v1/customers/{key}`.
     pub async fn get(&self, key: &str) -> Result<Customer, Error> {
-        let r: CustomerResponse = self
-            .client
-            .send(Call::new(Method::GET, &["customers", key], &self.opts))
-            .await?;
+        let r: CustomerResponse = self.call(Method::GET, &["customers", key]).await?;
         Ok(r.customer)
     }
 
     /// `DELETE /v1/customers/{key}`: returns the customer as it was.
     pub async fn delete(&self, key: &str) -> Result<Customer, Error> {
-        let r: CustomerResponse = self
-            .client
-            .send(Call::new(Method::DELETE, &["customers", key], &self.opts))
-            .await?;
+        let r: CustomerResponse = self.call(Method::DELETE, &["customers", key]).await?;
         Ok(r.customer)
     }
 }
@@ -146,21 +134,14 @@ impl TransactionsApi<'_> {
     /// unknown or unattributed customer is acknowledged with `attributed: false`.
     /// Idempotent by `key`.
     pub async fn create(&self, transaction: CreateTransaction) -> Result<TransactionResult, Error> {
-        self.client
-            .send(Call::new(Method::POST, &["transactions"], &self.opts).json(&transaction)?)
+        self.call_json(Method::POST, &["transactions"], &transaction)
             .await
     }
 
     /// `DELETE /v1/transactions/{key}`: reverses a payment (a full refund of its
     /// conversion) and what it earned. Deleting again changes nothing.
     pub async fn delete(&self, key: &str) -> Result<RefundResult, Error> {
-        self.client
-            .send(Call::new(
-                Method::DELETE,
-                &["transactions", key],
-                &self.opts,
-            ))
-            .await
+        self.call(Method::DELETE, &["transactions", key]).await
     }
 }
 
@@ -176,8 +157,7 @@ pub use refgrow_types::api::ListConversions;
 impl ConversionsApi<'_> {
     /// `GET /v1/conversions`: one page, newest first.
     pub async fn list(&self, params: ListConversions) -> Result<ConversionList, Error> {
-        self.client
-            .send(Call::new(Method::GET, &["conversions"], &self.opts).query(to_query(&params)?))
+        self.call_query(Method::GET, &["conversions"], to_query(&params)?)
             .await
     }
 
@@ -187,39 +167,24 @@ impl ConversionsApi<'_> {
         &self,
         params: ListConversions,
     ) -> impl Stream<Item = Result<Conversion, Error>> + Send + 'static {
-        let client = self.client.clone();
-        let opts = self.opts.clone();
-        let start = params.offset.unwrap_or(0);
-        let base = ListConversions {
-            limit: Some(params.limit.unwrap_or(100)),
-            ..params
-        };
-        paginate(start, move |offset| {
-            let client = client.clone();
-            let opts = opts.clone();
-            let params = ListConversions {
-                offset: Some(offset),
-                ..base.clone()
-            };
-            async move {
+        list_all(
+            self.client,
+            &self.opts,
+            params,
+            |client, opts, params| async move {
                 let page = client.conversions().with_options(opts).list(params).await?;
                 Ok(Page {
                     items: page.conversions,
                     total: page.total,
                 })
-            }
-        })
+            },
+        )
     }
 
     /// `GET /v1/conversions/{id}`.
     pub async fn get(&self, id: &ConversionId) -> Result<Conversion, Error> {
         let r: ConversionResponse = self
-            .client
-            .send(Call::new(
-                Method::GET,
-                &["conversions", id.as_str()],
-                &self.opts,
-            ))
+            .call(Method::GET, &["conversions", id.as_str()])
             .await?;
         Ok(r.conversion)
     }
@@ -232,15 +197,11 @@ impl ConversionsApi<'_> {
         id: &ConversionId,
         refund: CreateRefund,
     ) -> Result<RefundResult, Error> {
-        self.client
-            .send(
-                Call::new(
-                    Method::POST,
-                    &["conversions", id.as_str(), "refunds"],
-                    &self.opts,
-                )
-                .json(&refund)?,
-            )
-            .await
+        self.call_json(
+            Method::POST,
+            &["conversions", id.as_str(), "refunds"],
+            &refund,
+        )
+        .await
     }
 }

@@ -8,7 +8,6 @@ use refgrow_types::api::{
 use refgrow_types::{DeliveryId, WebhookEndpointId};
 use reqwest::Method;
 
-use crate::client::Call;
 use crate::Error;
 
 resource_handle!(
@@ -50,8 +49,7 @@ impl WebhookEndpointsApi<'_> {
     /// `POST /v1/webhook-endpoints`: the answer carries the signing `secret`, shown this once.
     pub async fn create(&self, endpoint: CreateWebhookEndpoint) -> Result<WebhookEndpoint, Error> {
         let r: WebhookEndpointResponse = self
-            .client
-            .send(Call::new(Method::POST, &["webhook-endpoints"], &self.opts).json(&endpoint)?)
+            .call_json(Method::POST, &["webhook-endpoints"], &endpoint)
             .await?;
         Ok(r.webhook_endpoint)
     }
@@ -69,20 +67,14 @@ impl WebhookEndpointsApi<'_> {
         if let Some(o) = offset {
             q.push(("offset", o.to_string()));
         }
-        self.client
-            .send(Call::new(Method::GET, &["webhook-endpoints"], &self.opts).query(q))
+        self.call_query(Method::GET, &["webhook-endpoints"], q)
             .await
     }
 
     /// `GET /v1/webhook-endpoints/{id}` (without its secret).
     pub async fn get(&self, id: &WebhookEndpointId) -> Result<WebhookEndpoint, Error> {
         let r: WebhookEndpointResponse = self
-            .client
-            .send(Call::new(
-                Method::GET,
-                &["webhook-endpoints", id.as_str()],
-                &self.opts,
-            ))
+            .call(Method::GET, &["webhook-endpoints", id.as_str()])
             .await?;
         Ok(r.webhook_endpoint)
     }
@@ -95,15 +87,7 @@ impl WebhookEndpointsApi<'_> {
         change: UpdateWebhookEndpoint,
     ) -> Result<WebhookEndpoint, Error> {
         let r: WebhookEndpointResponse = self
-            .client
-            .send(
-                Call::new(
-                    Method::PATCH,
-                    &["webhook-endpoints", id.as_str()],
-                    &self.opts,
-                )
-                .json(&change)?,
-            )
+            .call_json(Method::PATCH, &["webhook-endpoints", id.as_str()], &change)
             .await?;
         Ok(r.webhook_endpoint)
     }
@@ -112,12 +96,7 @@ impl WebhookEndpointsApi<'_> {
     /// events stay in the log. Returns the endpoint as it was.
     pub async fn delete(&self, id: &WebhookEndpointId) -> Result<WebhookEndpoint, Error> {
         let r: WebhookEndpointResponse = self
-            .client
-            .send(Call::new(
-                Method::DELETE,
-                &["webhook-endpoints", id.as_str()],
-                &self.opts,
-            ))
+            .call(Method::DELETE, &["webhook-endpoints", id.as_str()])
             .await?;
         Ok(r.webhook_endpoint)
     }
@@ -127,12 +106,10 @@ impl WebhookEndpointsApi<'_> {
     /// default, so receivers can switch without losing a delivery.
     pub async fn rotate_secret(&self, id: &WebhookEndpointId) -> Result<WebhookEndpoint, Error> {
         let r: WebhookEndpointResponse = self
-            .client
-            .send(Call::new(
+            .call(
                 Method::POST,
                 &["webhook-endpoints", id.as_str(), "rotate-secret"],
-                &self.opts,
-            ))
+            )
             .await?;
         Ok(r.webhook_endpoint)
     }
@@ -140,12 +117,7 @@ impl WebhookEndpointsApi<'_> {
     /// `POST /v1/webhook-endpoints/{id}/test`: queues a `webhook.test` event to this endpoint
     /// only.
     pub async fn test(&self, id: &WebhookEndpointId) -> Result<WebhookTestResult, Error> {
-        self.client
-            .send(Call::new(
-                Method::POST,
-                &["webhook-endpoints", id.as_str(), "test"],
-                &self.opts,
-            ))
+        self.call(Method::POST, &["webhook-endpoints", id.as_str(), "test"])
             .await
     }
 
@@ -156,16 +128,12 @@ impl WebhookEndpointsApi<'_> {
         id: &WebhookEndpointId,
         params: ListDeliveries,
     ) -> Result<WebhookDeliveryList, Error> {
-        self.client
-            .send(
-                Call::new(
-                    Method::GET,
-                    &["webhook-endpoints", id.as_str(), "deliveries"],
-                    &self.opts,
-                )
-                .query(params.query()),
-            )
-            .await
+        self.call_query(
+            Method::GET,
+            &["webhook-endpoints", id.as_str(), "deliveries"],
+            params.query(),
+        )
+        .await
     }
 
     /// `POST /v1/webhook-endpoints/{id}/deliveries/{deliveryId}/retry`: attempts it again now.
@@ -176,8 +144,7 @@ impl WebhookEndpointsApi<'_> {
         delivery_id: &DeliveryId,
     ) -> Result<WebhookDelivery, Error> {
         let r: WebhookDeliveryResponse = self
-            .client
-            .send(Call::new(
+            .call(
                 Method::POST,
                 &[
                     "webhook-endpoints",
@@ -186,8 +153,7 @@ impl WebhookEndpointsApi<'_> {
                     delivery_id.as_str(),
                     "retry",
                 ],
-                &self.opts,
-            ))
+            )
             .await?;
         Ok(r.delivery)
     }

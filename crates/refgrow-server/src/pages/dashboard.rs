@@ -205,14 +205,9 @@ fn expired(theme: &Theme, frame_ancestors: &str) -> HttpResponse {
 
 /// The range of the query, checked exactly as the stats endpoint checks it.
 fn range_of(q: &DashboardQuery, now: i64) -> Result<(stats::Range, i64), ApiError> {
-    use crate::validate::parse_time;
+    use crate::validate::parse_range;
     if q.from.is_some() || q.to.is_some() {
-        let from = q
-            .from
-            .as_deref()
-            .map(|s| parse_time("from", s))
-            .transpose()?;
-        let to = q.to.as_deref().map(|s| parse_time("to", s)).transpose()?;
+        let (from, to) = parse_range(q.from.as_deref(), q.to.as_deref())?;
         let r = stats::range(from, to, Some(StatsInterval::Day), now)?;
         return Ok((r, r.to_day - r.from_day + 1));
     }

@@ -35,11 +35,8 @@ pub fn routes(r: &mut Routes<'_>) {
 
 /// `POST /v1/affiliates` (also the guide's `POST /api/partners`).
 #[utoipa::path(
-    post,
-    path = "/v1/affiliates",
-    operation_id = "createAffiliate",
-    tag = "affiliates",
-    summary = "Enrol an affiliate",
+    post, path = "/v1/affiliates", operation_id = "createAffiliate",
+    tag = "affiliates", summary = "Enrol an affiliate",
     params(IdempotencyKey),
     request_body(
         content = dto::CreateAffiliate,
@@ -93,11 +90,8 @@ query_params!(
 );
 
 #[utoipa::path(
-    get,
-    path = "/v1/affiliates",
-    operation_id = "listAffiliates",
-    tag = "affiliates",
-    summary = "List affiliates",
+    get, path = "/v1/affiliates", operation_id = "listAffiliates",
+    tag = "affiliates", summary = "List affiliates",
     params(ListQuery),
     responses(Success<dto::AffiliateList>),
     security(("bearer" = [])),
@@ -140,11 +134,8 @@ async fn list(
 /// `GET /v1/affiliates/{id}`; a segment that is not an `aff_` id is a referral code, answered
 /// in the store-affiliate API's shape ([`super::compat::store`]).
 #[utoipa::path(
-    get,
-    path = "/v1/affiliates/{id}",
-    operation_id = "getAffiliate",
-    tag = "affiliates",
-    summary = "An affiliate; a segment that is not an aff_ id is a referral code, answered in the store-affiliate shape (docs/compat.md)",
+    get, path = "/v1/affiliates/{id}", operation_id = "getAffiliate",
+    tag = "affiliates", summary = "An affiliate; a segment that is not an aff_ id is a referral code, answered in the store-affiliate shape (docs/compat.md)",
     responses(Success<AnyOf<(dto::AffiliateResponse, dto::compat::StoreAffiliateResponse)>>),
     security(("bearer" = [])),
 )]
@@ -172,11 +163,8 @@ async fn get(
 }
 
 #[utoipa::path(
-    get,
-    path = "/v1/affiliates/by-code/{code}",
-    operation_id = "getAffiliateByCode",
-    tag = "affiliates",
-    summary = "An affiliate by referral code",
+    get, path = "/v1/affiliates/by-code/{code}", operation_id = "getAffiliateByCode",
+    tag = "affiliates", summary = "An affiliate by referral code",
     responses(Success<dto::AffiliateResponse>),
     security(("bearer" = [])),
 )]
@@ -204,11 +192,8 @@ async fn get_by_code(
 }
 
 #[utoipa::path(
-    patch,
-    path = "/v1/affiliates/{id}",
-    operation_id = "updateAffiliate",
-    tag = "affiliates",
-    summary = "Change, approve, suspend, block or reactivate an affiliate",
+    patch, path = "/v1/affiliates/{id}", operation_id = "updateAffiliate",
+    tag = "affiliates", summary = "Change, approve, suspend, block or reactivate an affiliate",
     request_body(
         content = dto::UpdateAffiliate,
         example = json!({"status": "suspended", "suspendedReason": "Spam traffic"}),

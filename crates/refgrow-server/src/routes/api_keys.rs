@@ -21,9 +21,9 @@ use crate::idempotency::{fingerprint, write_once, Answer};
 use crate::openapi::doc::{
     enum_of, paging, query, query_params, text, time_range, Created, IdempotencyKey, Success,
 };
-use crate::routes::commissions::parse_time;
 use crate::routes::Routes;
 use crate::state::AppState;
+use crate::validate::parse_range;
 
 /// Registers the routes.
 pub fn routes(r: &mut Routes<'_>) {
@@ -57,11 +57,8 @@ pub fn to_dto(k: &ApiKeyRow) -> ApiKey {
 }
 
 #[utoipa::path(
-    post,
-    path = "/v1/api-keys",
-    operation_id = "createApiKey",
-    tag = "keys",
-    summary = "Create a key (its secret is shown once: the same request replayed with its Idempotency-Key is a 409 conflict naming the key, never the secret again)",
+    post, path = "/v1/api-keys", operation_id = "createApiKey",
+    tag = "keys", summary = "Create a key (its secret is shown once: the same request replayed with its Idempotency-Key is a 409 conflict naming the key, never the secret again)",
     params(IdempotencyKey),
     request_body(
         content = dto::CreateApiKey,
@@ -143,11 +140,8 @@ async fn create(
 }
 
 #[utoipa::path(
-    get,
-    path = "/v1/api-keys",
-    operation_id = "listApiKeys",
-    tag = "keys",
-    summary = "The program's keys",
+    get, path = "/v1/api-keys", operation_id = "listApiKeys",
+    tag = "keys", summary = "The program's keys",
     responses(Success<dto::ApiKeyList>),
     security(("bearer" = [])),
 )]
@@ -163,11 +157,8 @@ async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, Ap
 }
 
 #[utoipa::path(
-    delete,
-    path = "/v1/api-keys/{id}",
-    operation_id = "revokeApiKey",
-    tag = "keys",
-    summary = "Revoke a key",
+    delete, path = "/v1/api-keys/{id}", operation_id = "revokeApiKey",
+    tag = "keys", summary = "Revoke a key",
     responses(Success<dto::ApiKeyResponse>),
     security(("bearer" = [])),
 )]
@@ -228,11 +219,8 @@ query_params!(
 );
 
 #[utoipa::path(
-    get,
-    path = "/v1/audit-log",
-    operation_id = "listAuditLog",
-    tag = "keys",
-    summary = "Every mutating call, newest first",
+    get, path = "/v1/audit-log", operation_id = "listAuditLog",
+    tag = "keys", summary = "Every mutating call, newest first",
     params(AuditQuery),
     responses(Success<dto::AuditLog>),
     security(("bearer" = [])),
@@ -243,12 +231,7 @@ async fn audit(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (limit, offset) = page(q.limit, q.offset)?;
-    let from = q
-        .from
-        .as_deref()
-        .map(|s| parse_time("from", s))
-        .transpose()?;
-    let to = q.to.as_deref().map(|s| parse_time("to", s)).transpose()?;
+    let (from, to) = parse_range(q.from.as_deref(), q.to.as_deref())?;
     if let Some(m) = &q.method {
         if !matches!(m.as_str(), "POST" | "PUT" | "PATCH" | "DELETE") {
             return Err(ApiError::invalid(

@@ -27,6 +27,7 @@ use crate::services::commissions::{self, NewCommission};
 use crate::services::conversions::{self, NewSale};
 use crate::services::{affiliates, program};
 use crate::state::AppState;
+use crate::validate::parse_range;
 
 /// Registers the routes.
 pub fn routes(r: &mut Routes<'_>) {
@@ -36,8 +37,6 @@ pub fn routes(r: &mut Routes<'_>) {
         .add(__path_reverse, reverse)
         .add(__path_set_status, set_status);
 }
-
-pub use crate::validate::parse_time;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -59,11 +58,8 @@ query_params!(
 );
 
 #[utoipa::path(
-    get,
-    path = "/v1/commissions",
-    operation_id = "listCommissions",
-    tag = "commissions",
-    summary = "List commissions",
+    get, path = "/v1/commissions", operation_id = "listCommissions",
+    tag = "commissions", summary = "List commissions",
     params(ListQuery),
     responses(Success<dto::CommissionList>),
     security(("bearer" = [])),
@@ -74,15 +70,12 @@ async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (limit, offset) = page(q.limit, q.offset)?;
+    let (from, to) = parse_range(q.from.as_deref(), q.to.as_deref())?;
     let filter = Filter {
         affiliate_id: q.affiliate_id.map(|a| a.into_string()),
         status: q.status.map(|s| s.as_str().to_string()),
-        from: q
-            .from
-            .as_deref()
-            .map(|s| parse_time("from", s))
-            .transpose()?,
-        to: q.to.as_deref().map(|s| parse_time("to", s)).transpose()?,
+        from,
+        to,
     };
     let list = state
         .db
@@ -100,11 +93,8 @@ async fn list(
 }
 
 #[utoipa::path(
-    get,
-    path = "/v1/commissions/{id}",
-    operation_id = "getCommission",
-    tag = "commissions",
-    summary = "A commission",
+    get, path = "/v1/commissions/{id}", operation_id = "getCommission",
+    tag = "commissions", summary = "A commission",
     responses(Success<dto::CommissionResponse>),
     security(("bearer" = [])),
 )]
@@ -124,11 +114,8 @@ async fn get(
 }
 
 #[utoipa::path(
-    post,
-    path = "/v1/commissions",
-    operation_id = "createCommission",
-    tag = "commissions",
-    summary = "A manual commission (amount) or a sale priced by the rule (saleAmount); idempotent by orderId",
+    post, path = "/v1/commissions", operation_id = "createCommission",
+    tag = "commissions", summary = "A manual commission (amount) or a sale priced by the rule (saleAmount); idempotent by orderId",
     params(IdempotencyKey),
     request_body(
         content = dto::CreateCommission,
@@ -300,11 +287,8 @@ fn sale_commission(
 }
 
 #[utoipa::path(
-    put,
-    path = "/v1/commissions/{id}/status",
-    operation_id = "setCommissionStatus",
-    tag = "commissions",
-    summary = "Approve, reject or mark paid",
+    put, path = "/v1/commissions/{id}/status", operation_id = "setCommissionStatus",
+    tag = "commissions", summary = "Approve, reject or mark paid",
     request_body(content = dto::UpdateCommissionStatus, example = json!({"status": "approved"})),
     responses(Success<dto::CommissionResponse>),
     security(("bearer" = [])),
@@ -349,11 +333,8 @@ query_params!(ReverseQuery, text("reason", "Why"));
 
 /// `DELETE /v1/commissions/{id}` (also the guide's `DELETE /api/commissions/{id}`).
 #[utoipa::path(
-    delete,
-    path = "/v1/commissions/{id}",
-    operation_id = "reverseCommission",
-    tag = "commissions",
-    summary = "Reverse a commission (a paid one leaves a clawback)",
+    delete, path = "/v1/commissions/{id}", operation_id = "reverseCommission",
+    tag = "commissions", summary = "Reverse a commission (a paid one leaves a clawback)",
     params(ReverseQuery),
     responses(Success<dto::ReversalResult>),
     security(("bearer" = [])),

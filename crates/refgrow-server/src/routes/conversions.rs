@@ -123,11 +123,8 @@ fn sale_hash<T: Serialize>(route: &str, body: &T) -> Result<String, ApiError> {
 }
 
 #[utoipa::path(
-    post,
-    path = "/v1/referrals/convert",
-    operation_id = "createConversion",
-    tag = "sales",
-    summary = "Record a referred sale (idempotent by orderId)",
+    post, path = "/v1/referrals/convert", operation_id = "createConversion",
+    tag = "sales", summary = "Record a referred sale (idempotent by orderId)",
     params(IdempotencyKey),
     request_body(
         content = dto::CreateConversion,
@@ -196,11 +193,8 @@ any_of_body!(
 /// `POST /v1/transactions`: the native body, or Partnero's when it holds a `customer`
 /// object ([`super::compat::partnero`]).
 #[utoipa::path(
-    post,
-    path = "/v1/transactions",
-    operation_id = "createTransaction",
-    tag = "sales",
-    summary = "Record a payment of a customer (idempotent by key; also Partnero's body, told apart by 'customer')",
+    post, path = "/v1/transactions", operation_id = "createTransaction",
+    tag = "sales", summary = "Record a payment of a customer (idempotent by key; also Partnero's body, told apart by 'customer')",
     params(IdempotencyKey),
     request_body(
         content = inline(CreateTransactionBody),
@@ -306,11 +300,8 @@ fn refund_result(r: refunds::Refunded) -> RefundResult {
 }
 
 #[utoipa::path(
-    delete,
-    path = "/v1/transactions/{key}",
-    operation_id = "deleteTransaction",
-    tag = "sales",
-    summary = "Reverse a transaction wholly",
+    delete, path = "/v1/transactions/{key}", operation_id = "deleteTransaction",
+    tag = "sales", summary = "Reverse a transaction wholly",
     responses(Success<dto::RefundResult>),
     security(("bearer" = [])),
 )]
@@ -365,11 +356,8 @@ pub async fn reverse_transaction(
 }
 
 #[utoipa::path(
-    post,
-    path = "/v1/conversions/{id}/refunds",
-    operation_id = "refundConversion",
-    tag = "sales",
-    summary = "Refund part or all of a sale",
+    post, path = "/v1/conversions/{id}/refunds", operation_id = "refundConversion",
+    tag = "sales", summary = "Refund part or all of a sale",
     params(IdempotencyKey),
     request_body(content = Option<dto::CreateRefund>),
     responses(Created<dto::RefundResult>),
@@ -415,11 +403,8 @@ async fn refund(
 }
 
 #[utoipa::path(
-    get,
-    path = "/v1/conversions/{id}",
-    operation_id = "getConversion",
-    tag = "sales",
-    summary = "A conversion",
+    get, path = "/v1/conversions/{id}", operation_id = "getConversion",
+    tag = "sales", summary = "A conversion",
     responses(Success<dto::ConversionResponse>),
     security(("bearer" = [])),
 )]
@@ -455,11 +440,8 @@ query_params!(
 );
 
 #[utoipa::path(
-    get,
-    path = "/v1/conversions",
-    operation_id = "listConversions",
-    tag = "sales",
-    summary = "List conversions",
+    get, path = "/v1/conversions", operation_id = "listConversions",
+    tag = "sales", summary = "List conversions",
     params(ListQuery),
     responses(Success<dto::ConversionList>),
     security(("bearer" = [])),

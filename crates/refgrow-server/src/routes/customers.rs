@@ -34,11 +34,8 @@ any_of_body!(
 /// `POST /v1/customers` (and the guide's `POST /api/customers`): the native body, or
 /// Partnero's when it holds a `partner` object.
 #[utoipa::path(
-    post,
-    path = "/v1/customers",
-    operation_id = "createCustomer",
-    tag = "tracking",
-    summary = "Bind a signup to its affiliate (also Partnero's body, told apart by 'partner')",
+    post, path = "/v1/customers", operation_id = "createCustomer",
+    tag = "tracking", summary = "Bind a signup to its affiliate (also Partnero's body, told apart by 'partner')",
     params(IdempotencyKey),
     request_body(
         content = inline(CreateCustomerBody),
@@ -110,11 +107,8 @@ fn check_key(key: &str) -> Result<(), ApiError> {
 }
 
 #[utoipa::path(
-    get,
-    path = "/v1/customers/{key}",
-    operation_id = "getCustomer",
-    tag = "tracking",
-    summary = "A customer by your key",
+    get, path = "/v1/customers/{key}", operation_id = "getCustomer",
+    tag = "tracking", summary = "A customer by your key",
     responses(Success<dto::CustomerResponse>),
     security(("bearer" = [])),
 )]
@@ -138,11 +132,8 @@ async fn get(
 }
 
 #[utoipa::path(
-    patch,
-    path = "/v1/customers/{key}",
-    operation_id = "updateCustomer",
-    tag = "tracking",
-    summary = "Change a customer's email or name (attribution stays)",
+    patch, path = "/v1/customers/{key}", operation_id = "updateCustomer",
+    tag = "tracking", summary = "Change a customer's email or name (attribution stays)",
     request_body(
         content = dto::UpdateCustomer,
         example = json!({"email": "new@example.com", "name": "Sam Buyer"}),
@@ -169,11 +160,8 @@ async fn patch(
 }
 
 #[utoipa::path(
-    delete,
-    path = "/v1/customers/{key}",
-    operation_id = "deleteCustomer",
-    tag = "tracking",
-    summary = "Delete a customer",
+    delete, path = "/v1/customers/{key}", operation_id = "deleteCustomer",
+    tag = "tracking", summary = "Delete a customer",
     responses(Success<dto::CustomerResponse>),
     security(("bearer" = [])),
 )]

@@ -26,11 +26,8 @@ pub fn routes(r: &mut Routes<'_>) {
 }
 
 #[utoipa::path(
-    post,
-    path = "/v1/embed-tokens",
-    operation_id = "createEmbedToken",
-    tag = "embed",
-    summary = "A short-lived token for one affiliate's embedded referral dashboard (finds or enrols the affiliate by email; idempotent on tenantId)",
+    post, path = "/v1/embed-tokens", operation_id = "createEmbedToken",
+    tag = "embed", summary = "A short-lived token for one affiliate's embedded referral dashboard (finds or enrols the affiliate by email; idempotent on tenantId)",
     request_body(
         content = dto::CreateEmbedToken,
         example = json!({"email": "jane@example.com", "name": "Jane Doe", "tenantId": "user_42"}),

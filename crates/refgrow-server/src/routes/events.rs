@@ -7,7 +7,6 @@ use refgrow_types::api::{EventList, EventResponse};
 use refgrow_types::EventId;
 use serde::Deserialize;
 
-use super::commissions::parse_time;
 use super::ok;
 use crate::auth::Auth;
 use crate::db::events::{self as store, Filter};
@@ -17,6 +16,7 @@ use crate::openapi::doc::{paging, query_params, text, time_range, Success};
 use crate::routes::Routes;
 use crate::services::webhooks as service;
 use crate::state::AppState;
+use crate::validate::parse_range;
 
 /// Registers the routes.
 pub fn routes(r: &mut Routes<'_>) {
@@ -42,11 +42,8 @@ query_params!(
 );
 
 #[utoipa::path(
-    get,
-    path = "/v1/events",
-    operation_id = "listEvents",
-    tag = "webhooks",
-    summary = "The event log, newest first",
+    get, path = "/v1/events", operation_id = "listEvents",
+    tag = "webhooks", summary = "The event log, newest first",
     params(ListQuery),
     responses(Success<dto::EventList>),
     security(("bearer" = [])),
@@ -60,14 +57,11 @@ async fn list(
     if let Some(t) = &q.event_type {
         service::check_event_type(t)?;
     }
+    let (from, to) = parse_range(q.from.as_deref(), q.to.as_deref())?;
     let filter = Filter {
         event_type: q.event_type,
-        from: q
-            .from
-            .as_deref()
-            .map(|s| parse_time("from", s))
-            .transpose()?,
-        to: q.to.as_deref().map(|s| parse_time("to", s)).transpose()?,
+        from,
+        to,
     };
     let list = state
         .db
@@ -88,11 +82,8 @@ async fn list(
 }
 
 #[utoipa::path(
-    get,
-    path = "/v1/events/{id}",
-    operation_id = "getEvent",
-    tag = "webhooks",
-    summary = "An event",
+    get, path = "/v1/events/{id}", operation_id = "getEvent",
+    tag = "webhooks", summary = "An event",
     responses(Success<dto::EventResponse>),
     security(("bearer" = [])),
 )]

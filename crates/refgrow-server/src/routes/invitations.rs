@@ -37,11 +37,8 @@ pub fn routes(r: &mut Routes<'_>) {
 }
 
 #[utoipa::path(
-    post,
-    path = "/v1/affiliates/invitations",
-    operation_id = "createInvitations",
-    tag = "invitations",
-    summary = "Invite up to 25 people",
+    post, path = "/v1/affiliates/invitations", operation_id = "createInvitations",
+    tag = "invitations", summary = "Invite up to 25 people",
     request_body(
         content = dto::CreateInvitations,
         example = json!({"emails": ["sam@example.com", "kim@example.com"], "message": "Join our partner program"}),
@@ -95,11 +92,8 @@ query_params!(
 );
 
 #[utoipa::path(
-    get,
-    path = "/v1/affiliates/invitations",
-    operation_id = "listInvitations",
-    tag = "invitations",
-    summary = "List invitations",
+    get, path = "/v1/affiliates/invitations", operation_id = "listInvitations",
+    tag = "invitations", summary = "List invitations",
     params(ListQuery),
     responses(Success<dto::InvitationList>),
     security(("bearer" = [])),
@@ -141,11 +135,8 @@ async fn list(
 }
 
 #[utoipa::path(
-    get,
-    path = "/v1/affiliates/invitations/{id}",
-    operation_id = "getInvitation",
-    tag = "invitations",
-    summary = "An invitation",
+    get, path = "/v1/affiliates/invitations/{id}", operation_id = "getInvitation",
+    tag = "invitations", summary = "An invitation",
     responses(Success<dto::InvitationResponse>),
     security(("bearer" = [])),
 )]
@@ -170,11 +161,8 @@ async fn get(
 }
 
 #[utoipa::path(
-    delete,
-    path = "/v1/affiliates/invitations/{id}",
-    operation_id = "cancelInvitation",
-    tag = "invitations",
-    summary = "Cancel a pending invitation",
+    delete, path = "/v1/affiliates/invitations/{id}", operation_id = "cancelInvitation",
+    tag = "invitations", summary = "Cancel a pending invitation",
     responses(Success<dto::InvitationResponse>),
     security(("bearer" = [])),
 )]
@@ -199,11 +187,8 @@ async fn cancel(
 
 /// No API key: whoever holds the token is the invitee.
 #[utoipa::path(
-    post,
-    path = "/v1/invitations/{token}/accept",
-    operation_id = "acceptInvitation",
-    tag = "invitations",
-    summary = "Join by invitation (the token is the credential)",
+    post, path = "/v1/invitations/{token}/accept", operation_id = "acceptInvitation",
+    tag = "invitations", summary = "Join by invitation (the token is the credential)",
     request_body(content = dto::AcceptInvitation),
     responses(Created<dto::AffiliateResponse>),
     security(),

@@ -34,11 +34,8 @@ pub fn routes(r: &mut Routes<'_>) {
 }
 
 #[utoipa::path(
-    post,
-    path = "/v1/payouts",
-    operation_id = "createPayoutRun",
-    tag = "payouts",
-    summary = "Group approved commissions and open clawbacks into payouts (200 when nothing is due)",
+    post, path = "/v1/payouts", operation_id = "createPayoutRun",
+    tag = "payouts", summary = "Group approved commissions and open clawbacks into payouts (200 when nothing is due)",
     params(IdempotencyKey),
     request_body(content = Option<dto::CreatePayoutRun>),
     responses(Created<dto::PayoutRun>),
@@ -94,11 +91,8 @@ query_params!(
 );
 
 #[utoipa::path(
-    get,
-    path = "/v1/payouts",
-    operation_id = "listPayouts",
-    tag = "payouts",
-    summary = "List payouts",
+    get, path = "/v1/payouts", operation_id = "listPayouts",
+    tag = "payouts", summary = "List payouts",
     params(ListQuery),
     responses(Success<dto::PayoutList>),
     security(("bearer" = [])),
@@ -135,11 +129,8 @@ async fn list(
 }
 
 #[utoipa::path(
-    get,
-    path = "/v1/payouts/{id}",
-    operation_id = "getPayout",
-    tag = "payouts",
-    summary = "A payout with its commissions",
+    get, path = "/v1/payouts/{id}", operation_id = "getPayout",
+    tag = "payouts", summary = "A payout with its commissions",
     responses(Success<dto::PayoutResponse>),
     security(("bearer" = [])),
 )]
@@ -157,11 +148,8 @@ async fn get(
 }
 
 #[utoipa::path(
-    post,
-    path = "/v1/payouts/{id}/paid",
-    operation_id = "markPayoutPaid",
-    tag = "payouts",
-    summary = "Mark a payout and its commissions paid",
+    post, path = "/v1/payouts/{id}/paid", operation_id = "markPayoutPaid",
+    tag = "payouts", summary = "Mark a payout and its commissions paid",
     params(IdempotencyKey),
     request_body(content = Option<dto::MarkPayoutPaid>),
     responses(Success<dto::PayoutResponse>),
@@ -223,11 +211,8 @@ fn csv_response(text: String, name: &str, format: PayoutExportFormat) -> HttpRes
 }
 
 #[utoipa::path(
-    get,
-    path = "/v1/payouts/{id}/export.csv",
-    operation_id = "exportPayout",
-    tag = "payouts",
-    summary = "A payout as a PayPal or Wise mass-payment CSV",
+    get, path = "/v1/payouts/{id}/export.csv", operation_id = "exportPayout",
+    tag = "payouts", summary = "A payout as a PayPal or Wise mass-payment CSV",
     params(ExportOneQuery),
     responses(Csv),
     security(("bearer" = [])),
@@ -255,11 +240,8 @@ async fn export_one(
 /// All payouts of a status (`pending` when none is given: the ones still to pay), oldest
 /// first, up to [`payouts::MAX_EXPORT_ROWS`].
 #[utoipa::path(
-    get,
-    path = "/v1/payouts/export.csv",
-    operation_id = "exportPayouts",
-    tag = "payouts",
-    summary = "Payouts as a PayPal or Wise mass-payment CSV",
+    get, path = "/v1/payouts/export.csv", operation_id = "exportPayouts",
+    tag = "payouts", summary = "Payouts as a PayPal or Wise mass-payment CSV",
     params(ExportAllQuery),
     responses(Csv),
     security(("bearer" = [])),

@@ -19,11 +19,8 @@ pub fn routes(r: &mut Routes<'_>) {
 }
 
 #[utoipa::path(
-    get,
-    path = "/v1/program",
-    operation_id = "getProgram",
-    tag = "program",
-    summary = "The program of the key",
+    get, path = "/v1/program", operation_id = "getProgram",
+    tag = "program", summary = "The program of the key",
     responses(Success<dto::ProgramResponse>),
     security(("bearer" = [])),
 )]
@@ -41,11 +38,8 @@ async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, Api
 }
 
 #[utoipa::path(
-    patch,
-    path = "/v1/program",
-    operation_id = "updateProgram",
-    tag = "program",
-    summary = "Change settings and the commission rule",
+    patch, path = "/v1/program", operation_id = "updateProgram",
+    tag = "program", summary = "Change settings and the commission rule",
     request_body(
         content = dto::UpdateProgram,
         example = json!({"websiteUrl": "https://example.com", "cookieDays": 60, "holdDays": 30, "minPayout": 50, "commission": {"type": "percentage", "rate": 20}}),

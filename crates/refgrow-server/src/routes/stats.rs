@@ -8,7 +8,6 @@ use refgrow_types::api::StatsInterval;
 use refgrow_types::AffiliateId;
 use serde::Deserialize;
 
-use super::commissions::parse_time;
 use super::ok;
 use crate::auth::Auth;
 use crate::error::ApiError;
@@ -17,6 +16,7 @@ use crate::openapi::doc::{interval, query_params, time_range, Success};
 use crate::routes::Routes;
 use crate::services::stats::{self, Range};
 use crate::state::AppState;
+use crate::validate::parse_range;
 
 /// Registers the routes. `/affiliates/{id}/stats` has one more segment than
 /// `/affiliates/{id}`, so neither shadows the other whatever the order.
@@ -39,27 +39,15 @@ query_params!(StatsQuery, time_range(), interval());
 
 impl StatsQuery {
     fn range(&self, now_ms: i64) -> Result<Range, ApiError> {
-        let from = self
-            .from
-            .as_deref()
-            .map(|s| parse_time("from", s))
-            .transpose()?;
-        let to = self
-            .to
-            .as_deref()
-            .map(|s| parse_time("to", s))
-            .transpose()?;
+        let (from, to) = parse_range(self.from.as_deref(), self.to.as_deref())?;
         stats::range(from, to, self.interval, now_ms)
     }
 }
 
 /// `GET /v1/affiliates/{id}/stats` (also the guide's `GET /api/partners/{id}/stats`).
 #[utoipa::path(
-    get,
-    path = "/v1/affiliates/{id}/stats",
-    operation_id = "getAffiliateStats",
-    tag = "stats",
-    summary = "An affiliate's totals and time series",
+    get, path = "/v1/affiliates/{id}/stats", operation_id = "getAffiliateStats",
+    tag = "stats", summary = "An affiliate's totals and time series",
     params(StatsQuery),
     responses(Success<dto::AffiliateStats>),
     security(("bearer" = [])),
@@ -80,11 +68,8 @@ pub(crate) async fn affiliate(
 }
 
 #[utoipa::path(
-    get,
-    path = "/v1/reports/summary",
-    operation_id = "getProgramSummary",
-    tag = "stats",
-    summary = "The program's totals, time series and top affiliates",
+    get, path = "/v1/reports/summary", operation_id = "getProgramSummary",
+    tag = "stats", summary = "The program's totals, time series and top affiliates",
     params(StatsQuery),
     responses(Success<dto::ProgramSummary>),
     security(("bearer" = [])),
@@ -103,11 +88,8 @@ async fn summary(
 }
 
 #[utoipa::path(
-    get,
-    path = "/v1/reports/reconcile",
-    operation_id = "getReconcileReport",
-    tag = "stats",
-    summary = "The ledger invariants checked against the stored rows (ok and every difference)",
+    get, path = "/v1/reports/reconcile", operation_id = "getReconcileReport",
+    tag = "stats", summary = "The ledger invariants checked against the stored rows (ok and every difference)",
     responses(Success<dto::ReconcileReport>),
     security(("bearer" = [])),
 )]

@@ -31,11 +31,8 @@ struct Received {
 }
 
 #[utoipa::path(
-    post,
-    path = "/v1/integrations/stripe/{program_id}/webhook",
-    operation_id = "stripeWebhook",
-    tag = "stripe",
-    summary = "Stripe events, signed with the program's Stripe secret",
+    post, path = "/v1/integrations/stripe/{program_id}/webhook", operation_id = "stripeWebhook",
+    tag = "stripe", summary = "Stripe events, signed with the program's Stripe secret",
     request_body(content = Object),
     responses(Success<AnyObject>),
     security(),

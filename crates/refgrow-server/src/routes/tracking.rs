@@ -66,11 +66,8 @@ fn new_click(resolved: &ResolvedCode, code: &str, now: i64) -> ClickRow {
 }
 
 #[utoipa::path(
-    post,
-    path = "/v1/referrals/track",
-    operation_id = "trackClick",
-    tag = "tracking",
-    summary = "Record a click",
+    post, path = "/v1/referrals/track", operation_id = "trackClick",
+    tag = "tracking", summary = "Record a click",
     request_body(
         content = dto::TrackClick,
         example = json!({"referralCode": "JANE10", "landingUrl": "https://example.com/pricing"}),

@@ -53,11 +53,8 @@ struct PageQuery {
 query_params!(PageQuery, paging());
 
 #[utoipa::path(
-    get,
-    path = "/v1/webhook-endpoints",
-    operation_id = "listWebhookEndpoints",
-    tag = "webhooks",
-    summary = "List endpoints",
+    get, path = "/v1/webhook-endpoints", operation_id = "listWebhookEndpoints",
+    tag = "webhooks", summary = "List endpoints",
     params(PageQuery),
     responses(Success<dto::WebhookEndpointList>),
     security(("bearer" = [])),
@@ -84,11 +81,8 @@ async fn list(
 }
 
 #[utoipa::path(
-    post,
-    path = "/v1/webhook-endpoints",
-    operation_id = "createWebhookEndpoint",
-    tag = "webhooks",
-    summary = "Register an endpoint (its secret is shown once)",
+    post, path = "/v1/webhook-endpoints", operation_id = "createWebhookEndpoint",
+    tag = "webhooks", summary = "Register an endpoint (its secret is shown once)",
     request_body(
         content = dto::CreateWebhookEndpoint,
         example = json!({"url": "https://example.com/hooks/refgrow", "events": ["conversion.created", "commission.updated"], "description": "Billing service"}),
@@ -114,11 +108,8 @@ async fn create(
 }
 
 #[utoipa::path(
-    get,
-    path = "/v1/webhook-endpoints/{id}",
-    operation_id = "getWebhookEndpoint",
-    tag = "webhooks",
-    summary = "An endpoint",
+    get, path = "/v1/webhook-endpoints/{id}", operation_id = "getWebhookEndpoint",
+    tag = "webhooks", summary = "An endpoint",
     responses(Success<dto::WebhookEndpointResponse>),
     security(("bearer" = [])),
 )]
@@ -136,11 +127,8 @@ async fn get(
 }
 
 #[utoipa::path(
-    patch,
-    path = "/v1/webhook-endpoints/{id}",
-    operation_id = "updateWebhookEndpoint",
-    tag = "webhooks",
-    summary = "Change url, events, description or enabled",
+    patch, path = "/v1/webhook-endpoints/{id}", operation_id = "updateWebhookEndpoint",
+    tag = "webhooks", summary = "Change url, events, description or enabled",
     request_body(content = dto::UpdateWebhookEndpoint),
     responses(Success<dto::WebhookEndpointResponse>),
     security(("bearer" = [])),
@@ -168,11 +156,8 @@ async fn update(
 }
 
 #[utoipa::path(
-    delete,
-    path = "/v1/webhook-endpoints/{id}",
-    operation_id = "deleteWebhookEndpoint",
-    tag = "webhooks",
-    summary = "Delete an endpoint",
+    delete, path = "/v1/webhook-endpoints/{id}", operation_id = "deleteWebhookEndpoint",
+    tag = "webhooks", summary = "Delete an endpoint",
     responses(Success<dto::WebhookEndpointResponse>),
     security(("bearer" = [])),
 )]
@@ -197,11 +182,8 @@ async fn delete(
 }
 
 #[utoipa::path(
-    post,
-    path = "/v1/webhook-endpoints/{id}/rotate-secret",
-    operation_id = "rotateWebhookSecret",
-    tag = "webhooks",
-    summary = "New secret; the old one also signs during the grace period",
+    post, path = "/v1/webhook-endpoints/{id}/rotate-secret", operation_id = "rotateWebhookSecret",
+    tag = "webhooks", summary = "New secret; the old one also signs during the grace period",
     responses(Success<dto::WebhookEndpointResponse>),
     security(("bearer" = [])),
 )]
@@ -229,11 +211,8 @@ async fn rotate_secret(
 }
 
 #[utoipa::path(
-    post,
-    path = "/v1/webhook-endpoints/{id}/test",
-    operation_id = "testWebhookEndpoint",
-    tag = "webhooks",
-    summary = "Queue a webhook.test event to this endpoint",
+    post, path = "/v1/webhook-endpoints/{id}/test", operation_id = "testWebhookEndpoint",
+    tag = "webhooks", summary = "Queue a webhook.test event to this endpoint",
     responses(Created<dto::WebhookTestResult>),
     security(("bearer" = [])),
 )]
@@ -275,11 +254,8 @@ query_params!(
 );
 
 #[utoipa::path(
-    get,
-    path = "/v1/webhook-endpoints/{id}/deliveries",
-    operation_id = "listWebhookDeliveries",
-    tag = "webhooks",
-    summary = "Deliveries to an endpoint",
+    get, path = "/v1/webhook-endpoints/{id}/deliveries", operation_id = "listWebhookDeliveries",
+    tag = "webhooks", summary = "Deliveries to an endpoint",
     params(DeliveriesQuery),
     responses(Success<dto::WebhookDeliveryList>),
     security(("bearer" = [])),
@@ -315,11 +291,8 @@ async fn deliveries(
 }
 
 #[utoipa::path(
-    post,
-    path = "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry",
-    operation_id = "retryWebhookDelivery",
-    tag = "webhooks",
-    summary = "Send a delivery again now",
+    post, path = "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry", operation_id = "retryWebhookDelivery",
+    tag = "webhooks", summary = "Send a delivery again now",
     responses(Success<dto::WebhookDeliveryResponse>),
     security(("bearer" = [])),
 )]

@@ -9,8 +9,7 @@ use crate::db::commissions::{self as store, CommissionRow};
 use crate::db::rollups;
 use crate::db::{programs, DbConn};
 use crate::error::ApiError;
-use crate::services::commissions::{load_locked, rollup_move, to_dto};
-use crate::services::events;
+use crate::services::commissions::{load_locked, record_event, rollup_move};
 
 /// `PUT /commissions/{id}/status`: only the contract's moves; anything else is a conflict.
 pub fn set_status(
@@ -60,13 +59,7 @@ pub fn set_status(
     }
     store::update(c, &row)?;
     rollup_move(c, &row, &before, row.amount_minor)?;
-    events::record(
-        c,
-        program_id,
-        "commission.updated",
-        &serde_json::json!({"commission": to_dto(&row)}),
-        now,
-    )?;
+    record_event(c, program_id, "commission.updated", &row, now)?;
     Ok(row)
 }
 
@@ -95,13 +88,7 @@ pub fn approve_due(c: &mut DbConn, now: i64) -> Result<usize, ApiError> {
                             row.approved_at = Some(now);
                             row.updated_at = now;
                             rollup_move(c, &row, "pending", row.amount_minor)?;
-                            events::record(
-                                c,
-                                &program_id,
-                                "commission.updated",
-                                &serde_json::json!({"commission": to_dto(&row)}),
-                                now,
-                            )?;
+                            record_event(c, &program_id, "commission.updated", &row, now)?;
                             moved += 1;
                         }
                     }
@@ -136,13 +123,7 @@ pub fn hold_for_conversion(
         row.reason = Some("disputed".into());
         row.updated_at = now;
         store::update(c, &row)?;
-        events::record(
-            c,
-            program_id,
-            "commission.updated",
-            &serde_json::json!({"commission": to_dto(&row)}),
-            now,
-        )?;
+        record_event(c, program_id, "commission.updated", &row, now)?;
         held += 1;
     }
     Ok(held)

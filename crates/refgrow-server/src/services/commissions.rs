@@ -84,13 +84,7 @@ pub fn insert(c: &mut DbConn, n: NewCommission<'_>, now: i64) -> Result<Commissi
         &row.currency,
         Delta::status(&row.status, row.amount_minor),
     )?;
-    events::record(
-        c,
-        &row.program_id,
-        "commission.created",
-        &serde_json::json!({"commission": to_dto(&row)}),
-        now,
-    )?;
+    record_event(c, &row.program_id, "commission.created", &row, now)?;
     Ok(row)
 }
 
@@ -145,6 +139,11 @@ pub fn rollup_move(
     from_amount: i64,
 ) -> Result<(), ApiError> {
     let d = Delta::status(from, -from_amount).plus(Delta::status(&row.status, row.amount_minor));
+    rollup_add(c, row, d)
+}
+
+/// Files `d` in the rollups of the commission's affiliate, under the day it was created.
+pub fn rollup_add(c: &mut DbConn, row: &CommissionRow, d: Delta) -> Result<(), ApiError> {
     rollups::add(
         c,
         &row.program_id,
@@ -152,6 +151,24 @@ pub fn rollup_move(
         row.created_at,
         &row.currency,
         d,
+    )?;
+    Ok(())
+}
+
+/// Records `event_type` (`commission.updated`, …) with the commission's API view.
+pub fn record_event(
+    c: &mut DbConn,
+    program_id: &str,
+    event_type: &str,
+    row: &CommissionRow,
+    now: i64,
+) -> Result<(), ApiError> {
+    events::record(
+        c,
+        program_id,
+        event_type,
+        &serde_json::json!({"commission": to_dto(row)}),
+        now,
     )?;
     Ok(())
 }

@@ -19,9 +19,8 @@ use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::idgen::new_id;
 use crate::services::commissions::{
-    effective_amount, insert, load_locked, rollup_move, to_dto, NewCommission,
+    effective_amount, insert, load_locked, record_event, rollup_add, rollup_move, NewCommission,
 };
-use crate::services::events;
 use refgrow_types::api::ConversionStatus;
 
 /// What a refund did.
@@ -209,13 +208,7 @@ pub fn reverse(
         rollup_move(c, &row, &before, row.amount_minor)?;
         None
     };
-    events::record(
-        c,
-        program_id,
-        "commission.reversed",
-        &serde_json::json!({"commission": to_dto(&row)}),
-        now,
-    )?;
+    record_event(c, program_id, "commission.reversed", &row, now)?;
     Ok((row, adjustment))
 }
 
@@ -279,26 +272,13 @@ pub fn apply_refund(
                 reversed: reduction,
                 ..Delta::default()
             });
-        rollups::add(
-            c,
-            &row.program_id,
-            &row.affiliate_id,
-            row.created_at,
-            &row.currency,
-            d,
-        )?;
+        rollup_add(c, &row, d)?;
         let event = if row.status == "reversed" {
             "commission.reversed"
         } else {
             "commission.updated"
         };
-        events::record(
-            c,
-            program_id,
-            event,
-            &serde_json::json!({"commission": to_dto(&row)}),
-            now,
-        )?;
+        record_event(c, program_id, event, &row, now)?;
         after.push(row);
     }
     Ok((after, adjustments))

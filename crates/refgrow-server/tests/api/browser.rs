@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 use thirtyfour::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::helpers::free_port;
 use crate::helpers::{spawn_app_with, TestApp};
 use crate::smtp_sink::{token_in, SmtpSink};
 
@@ -53,14 +54,6 @@ fn axe_path() -> PathBuf {
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join("../../target/browser-deps/node_modules/axe-core/axe.min.js")
         })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A chromedriver process and a browser session; the process ends when this is dropped.

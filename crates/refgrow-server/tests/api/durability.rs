@@ -22,17 +22,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::{fresh_database, spawn_app_with, spawn_configured, to_resp, Resp, TestApp};
-
-async fn website(app: &TestApp) {
-    let r = app
-        .patch(
-            "/v1/program",
-            json!({"websiteUrl": "https://acme.example/"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-}
+use crate::helpers::{free_port, website};
+use crate::helpers::{fresh_database, spawn_app_with, spawn_configured, to_resp, Resp};
 
 /// How many clicks the database holds, and which of `ids` are missing.
 async fn clicks_in_db(url: &str, ids: &[String]) -> (i64, Vec<String>) {
@@ -374,14 +365,6 @@ struct Server {
     base: String,
     http: reqwest::Client,
     key: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Server {

@@ -11,7 +11,7 @@ use refgrow_server::clock::Clock;
 use refgrow_server::config::Config;
 use refgrow_server::state::AppState;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The key that encrypts secrets at rest in tests (base64 of 32 bytes).
 pub const TEST_SECRET_KEY: &str = "dGVzdHMtb25seS1rZXktZG8tbm90LXVzZS0zMmJ5dGU=";
@@ -303,4 +303,53 @@ pub async fn to_resp(res: reqwest::Response) -> Resp {
         body,
         text,
     }
+}
+
+/// Sets the program's website (`https://acme.example/`), which tracking needs.
+pub async fn website(app: &TestApp) {
+    let r = app
+        .patch(
+            "/v1/program",
+            json!({"websiteUrl": "https://acme.example/"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+/// A TCP port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The deliveries of a webhook endpoint (`GET /v1/webhook-endpoints/{id}/deliveries`).
+pub async fn deliveries(app: &TestApp, endpoint_id: &str) -> Vec<Value> {
+    let r = app
+        .get(&format!("/v1/webhook-endpoints/{endpoint_id}/deliveries"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.data()["deliveries"].as_array().unwrap().clone()
+}
+
+/// A commission by id (`GET /v1/commissions/{id}`).
+pub async fn commission(app: &TestApp, id: &str) -> Value {
+    let r = app.get(&format!("/v1/commissions/{id}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.data()["commission"].clone()
+}
+
+/// Records a sale by the affiliate's referral code; returns `data` of the answer.
+pub async fn sale(app: &TestApp, aff: &Value, amount: &str, currency: &str, order: &str) -> Value {
+    let r = app
+        .post(
+            "/v1/referrals/convert",
+            json!({"referralCode": aff["referralCode"], "amount": amount,
+                   "currency": currency, "orderId": order}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    r.data().clone()
 }

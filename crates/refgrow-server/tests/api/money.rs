@@ -4,6 +4,7 @@ use chrono::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use crate::helpers::commission;
 use crate::helpers::{spawn_app, TestApp};
 
 fn id(v: &Value) -> String {
@@ -13,12 +14,6 @@ fn id(v: &Value) -> String {
 async fn rule(app: &TestApp, body: Value) {
     let r = app.patch("/v1/program", body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-}
-
-async fn commission(app: &TestApp, id: &str) -> Value {
-    let r = app.get(&format!("/v1/commissions/{id}")).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    r.data()["commission"].clone()
 }
 
 #[tokio::test]

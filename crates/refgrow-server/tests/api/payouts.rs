@@ -12,6 +12,7 @@ use refgrow_server::db::schema::events;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::helpers::{commission, sale};
 use crate::helpers::{spawn_app, TestApp};
 
 /// Commissions approved at once, and a threshold.
@@ -25,29 +26,10 @@ async fn program(app: &TestApp, min_payout: &str) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
 
-/// A sale of `amount` (default rule: 20%); returns the convert answer.
-async fn sale(app: &TestApp, aff: &Value, amount: &str, currency: &str, order: &str) -> Value {
-    let r = app
-        .post(
-            "/v1/referrals/convert",
-            json!({"referralCode": aff["referralCode"], "amount": amount,
-                   "currency": currency, "orderId": order}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    r.data().clone()
-}
-
 async fn run(app: &TestApp) -> (StatusCode, Vec<Value>) {
     let r = app.post("/v1/payouts", json!({})).await;
     assert!(r.status.is_success(), "{}", r.text);
     (r.status, r.data()["payouts"].as_array().unwrap().clone())
-}
-
-async fn commission(app: &TestApp, id: &str) -> Value {
-    let r = app.get(&format!("/v1/commissions/{id}")).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    r.data()["commission"].clone()
 }
 
 fn s(v: &Value) -> &str {

@@ -14,6 +14,7 @@ use refgrow_server::secrets::{self, Sealer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use crate::helpers::deliveries;
 use crate::helpers::{
     spawn_app, spawn_app_with, spawn_configured, spawn_frozen_with, TestApp, TEST_SECRET_KEY,
 };
@@ -51,14 +52,6 @@ async fn counting_receiver() -> (String, Arc<AtomicUsize>) {
 
 fn conn(app: &TestApp) -> r2d2::PooledConnection<refgrow_server::db::ConnectionManager> {
     app.state.db.write_conn().unwrap()
-}
-
-async fn deliveries(app: &TestApp, endpoint_id: &str) -> Vec<Value> {
-    let r = app
-        .get(&format!("/v1/webhook-endpoints/{endpoint_id}/deliveries"))
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    r.data()["deliveries"].as_array().unwrap().clone()
 }
 
 // ---- 1. SSRF ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ use refgrow_client::{Client, StatsRange};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::helpers::sale;
 use crate::helpers::{spawn_app, TestApp};
 
 fn s(v: &Value) -> &str {
@@ -33,18 +34,6 @@ async fn signup(app: &TestApp, aff: &Value, key: &str) {
         )
         .await;
     assert!(r.status.is_success(), "{}", r.text);
-}
-
-async fn sale(app: &TestApp, aff: &Value, amount: &str, currency: &str, order: &str) -> Value {
-    let r = app
-        .post(
-            "/v1/referrals/convert",
-            json!({"referralCode": aff["referralCode"], "amount": amount,
-                   "currency": currency, "orderId": order}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    r.data().clone()
 }
 
 fn money<'a>(figures: &'a Value, currency: &str) -> &'a Value {

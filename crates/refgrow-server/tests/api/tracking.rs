@@ -4,17 +4,8 @@ use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::helpers::website;
 use crate::helpers::{spawn_app, TestApp};
-
-async fn website(app: &TestApp) {
-    let r = app
-        .patch(
-            "/v1/program",
-            json!({"websiteUrl": "https://acme.example/"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-}
 
 async fn flush(app: &TestApp) {
     app.state.clicks.flush(&app.state.db).await.unwrap();

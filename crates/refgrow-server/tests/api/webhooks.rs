@@ -13,6 +13,7 @@ use refgrow_types::webhook::{sign, verify_webhook};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::helpers::deliveries;
 use crate::helpers::{spawn_app, TestApp};
 
 /// One request the receiver got.
@@ -144,14 +145,6 @@ async fn endpoint(app: &TestApp, body: Value) -> Value {
     let r = app.post("/v1/webhook-endpoints", body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     r.data()["webhookEndpoint"].clone()
-}
-
-async fn deliveries(app: &TestApp, endpoint_id: &str) -> Vec<Value> {
-    let r = app
-        .get(&format!("/v1/webhook-endpoints/{endpoint_id}/deliveries"))
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    r.data()["deliveries"].as_array().unwrap().clone()
 }
 
 /// Waits until the endpoint's deliveries satisfy `check`.

@@ -74,11 +74,8 @@ pub fn to_linkjolt(c: &Conversion) -> LinkjoltConversionData {
 }
 
 #[utoipa::path(
-    post,
-    path = "/v1/conversions",
-    operation_id = "linkjoltCreateConversion",
-    tag = "compat",
-    summary = "LinkJolt: record a referred sale by tracking code (idempotent by order_id)",
+    post, path = "/v1/conversions", operation_id = "linkjoltCreateConversion",
+    tag = "compat", summary = "LinkJolt: record a referred sale by tracking code (idempotent by order_id)",
     params(IdempotencyKey),
     request_body(
         content = dto::compat::LinkjoltConversion,

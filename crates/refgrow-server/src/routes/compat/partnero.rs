@@ -151,11 +151,8 @@ pub async fn create_transaction(
 
 /// `DELETE /v1/transactions {key}`: reverses it wholly, as `DELETE /v1/transactions/{key}`.
 #[utoipa::path(
-    delete,
-    path = "/v1/transactions",
-    operation_id = "partneroDeleteTransaction",
-    tag = "compat",
-    summary = "Partnero: reverse a transaction by the key in the body (an unknown key is acknowledged)",
+    delete, path = "/v1/transactions", operation_id = "partneroDeleteTransaction",
+    tag = "compat", summary = "Partnero: reverse a transaction by the key in the body (an unknown key is acknowledged)",
     request_body(content = dto::compat::PartneroKey, example = json!({"key": "transaction_123"})),
     responses(Success<dto::compat::PartneroTransactionResponse>),
     security(("bearer" = [])),
@@ -208,11 +205,8 @@ async fn delete_transaction(
 
 /// `DELETE /v1/customers {key}`: as `DELETE /v1/customers/{key}`.
 #[utoipa::path(
-    delete,
-    path = "/v1/customers",
-    operation_id = "partneroDeleteCustomer",
-    tag = "compat",
-    summary = "Partnero: delete a customer by the key in the body (an unknown key is acknowledged)",
+    delete, path = "/v1/customers", operation_id = "partneroDeleteCustomer",
+    tag = "compat", summary = "Partnero: delete a customer by the key in the body (an unknown key is acknowledged)",
     request_body(content = dto::compat::PartneroKey, example = json!({"key": "CUSTOMER_KEY"})),
     responses(Success<dto::compat::PartneroCustomerResponse>),
     security(("bearer" = [])),

@@ -27,11 +27,8 @@ pub fn routes(r: &mut Routes<'_>) {
 
 /// `POST /api/partners`: `POST /v1/affiliates`.
 #[utoipa::path(
-    post,
-    path = "/api/partners",
-    operation_id = "guideCreatePartner",
-    tag = "compat",
-    summary = "Integration guide: POST /v1/affiliates",
+    post, path = "/api/partners", operation_id = "guideCreatePartner",
+    tag = "compat", summary = "Integration guide: POST /v1/affiliates",
     params(IdempotencyKey),
     request_body(
         content = dto::CreateAffiliate,
@@ -51,11 +48,8 @@ async fn create_partner(
 
 /// `GET /api/partners/{id}/stats`: `GET /v1/affiliates/{id}/stats`.
 #[utoipa::path(
-    get,
-    path = "/api/partners/{id}/stats",
-    operation_id = "guidePartnerStats",
-    tag = "compat",
-    summary = "Integration guide: GET /v1/affiliates/{id}/stats",
+    get, path = "/api/partners/{id}/stats", operation_id = "guidePartnerStats",
+    tag = "compat", summary = "Integration guide: GET /v1/affiliates/{id}/stats",
     params(stats::StatsQuery),
     responses(Success<dto::AffiliateStats>),
     security(("bearer" = [])),
@@ -71,11 +65,8 @@ async fn partner_stats(
 
 /// `POST /api/customers`: `POST /v1/customers`.
 #[utoipa::path(
-    post,
-    path = "/api/customers",
-    operation_id = "guideCreateCustomer",
-    tag = "compat",
-    summary = "Integration guide: POST /v1/customers",
+    post, path = "/api/customers", operation_id = "guideCreateCustomer",
+    tag = "compat", summary = "Integration guide: POST /v1/customers",
     params(IdempotencyKey),
     request_body(
         content = dto::CreateCustomer,
@@ -95,11 +86,8 @@ async fn create_customer(
 
 /// `DELETE /api/commissions/{id}`: `DELETE /v1/commissions/{id}`.
 #[utoipa::path(
-    delete,
-    path = "/api/commissions/{id}",
-    operation_id = "guideReverseCommission",
-    tag = "compat",
-    summary = "Integration guide: DELETE /v1/commissions/{id}",
+    delete, path = "/api/commissions/{id}", operation_id = "guideReverseCommission",
+    tag = "compat", summary = "Integration guide: DELETE /v1/commissions/{id}",
     params(commissions::ReverseQuery),
     responses(Success<dto::ReversalResult>),
     security(("bearer" = [])),
@@ -116,11 +104,8 @@ async fn reverse_commission(
 /// `POST /api/commissions {affiliateId, amount | saleAmount, orderId?, productId?}`: a sale
 /// of the affiliate; answers the commission it earned.
 #[utoipa::path(
-    post,
-    path = "/api/commissions",
-    operation_id = "guideCreateCommission",
-    tag = "compat",
-    summary = "Integration guide: a sale of an affiliate (amount is the SALE amount); POST /v1/commissions with saleAmount",
+    post, path = "/api/commissions", operation_id = "guideCreateCommission",
+    tag = "compat", summary = "Integration guide: a sale of an affiliate (amount is the SALE amount); POST /v1/commissions with saleAmount",
     params(IdempotencyKey),
     request_body(
         content = dto::compat::GuideCommission,
