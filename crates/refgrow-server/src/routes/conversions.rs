@@ -156,7 +156,6 @@ pub async fn convert_sale(
     if let Some(id) = &body.click_id {
         state.clicks.settle(&state.db, id.as_str()).await?;
     }
-    let print = fingerprint(&req, &body)?;
     let hash = sale_hash("convert", &body)?;
     let now = state.clock.now_ms();
     let program_id = auth.program_id.clone();
@@ -179,6 +178,9 @@ pub async fn convert_sale(
             return Ok(answer.into_response());
         }
     }
+    // Only the transactional path saves answers under an Idempotency-Key: the request's
+    // fingerprint (a second serialization and hash of the body) is made for it alone.
+    let print = fingerprint(&req, &body)?;
     write_once(&state, &req, &auth.program_id, print, move |c| {
         convert_in_tx(c, &program_id, &body, hint.as_deref(), hash, now)
     })
