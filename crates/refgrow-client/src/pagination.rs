@@ -4,7 +4,11 @@ use std::collections::VecDeque;
 use std::future::Future;
 
 use futures_util::stream::{self, Stream};
+use refgrow_types::api;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
 
+use crate::client::Call;
 use crate::{Client, Error, RequestOptions};
 
 /// One page of a list: its items and the list's paging fields.
@@ -21,17 +25,24 @@ struct State<T, F> {
     done: bool,
 }
 
+/// The query parameters of a call, rendered.
+pub(crate) type Query = Vec<(&'static str, String)>;
+
 /// The filters of a list call that pages by `limit` and `offset`.
 pub(crate) trait Paged: Clone + Send + 'static {
     /// The page size and the first offset asked for.
     fn paging(&self) -> (Option<u32>, Option<u64>);
     /// The same filters, with this page size and offset.
     fn at(self, limit: u32, offset: u64) -> Self;
+    /// The filters as query parameters.
+    fn query(&self) -> Result<Query, Error>;
 }
 
-/// Implements [`Paged`] for filter structs with `limit: Option<u32>` and `offset: Option<u64>`.
+/// Implements [`Paged`] for filter structs with `limit: Option<u32>` and `offset: Option<u64>`,
+/// rendered by `query` (a `fn(&Self) -> Result<Query, Error>`), or by serde
+/// ([`to_query`](crate::resources::params)) when none is named.
 macro_rules! paged {
-    ($($t:ty),* $(,)?) => {$(
+    ($t:ty, query: $query:expr) => {
         impl crate::pagination::Paged for $t {
             fn paging(&self) -> (Option<u32>, Option<u64>) {
                 (self.limit, self.offset)
@@ -39,44 +50,86 @@ macro_rules! paged {
             fn at(self, limit: u32, offset: u64) -> Self {
                 Self { limit: Some(limit), offset: Some(offset), ..self }
             }
+            fn query(&self) -> Result<crate::pagination::Query, crate::Error> {
+                $query(self)
+            }
         }
+    };
+    ($($t:ty),* $(,)?) => {$(
+        crate::pagination::paged!($t, query: crate::resources::params::to_query);
     )*};
 }
 pub(crate) use paged;
 
-paged!(
-    refgrow_types::api::ListAffiliates,
-    refgrow_types::api::ListCommissions,
-    refgrow_types::api::ListConversions,
-    refgrow_types::api::ListInvitations,
-    refgrow_types::api::ListAuditLog,
+/// A list answer: one page of items and the list's `total`.
+pub(crate) trait ListPage: DeserializeOwned {
+    /// What the list holds.
+    type Item;
+    /// The items and the total.
+    fn into_page(self) -> Page<Self::Item>;
+}
+
+/// Implements [`ListPage`]: `List { field: Item }` for each list answer, `field` holding the
+/// items.
+macro_rules! list_pages {
+    ($($list:ty { $field:ident: $item:ty }),* $(,)?) => {$(
+        impl ListPage for $list {
+            type Item = $item;
+            fn into_page(self) -> Page<$item> {
+                Page { items: self.$field, total: self.total }
+            }
+        }
+    )*};
+}
+
+list_pages!(
+    api::AffiliateList {
+        affiliates: api::Affiliate
+    },
+    api::AuditLog {
+        entries: api::AuditEntry
+    },
+    api::CommissionList {
+        commissions: api::Commission
+    },
+    api::ConversionList {
+        conversions: api::Conversion
+    },
+    api::EventList { events: api::Event },
+    api::InvitationList {
+        invitations: api::Invitation
+    },
+    api::PayoutList {
+        payouts: api::Payout
+    },
 );
 
-/// The `list_all` of a resource: every item matching `params`, page after page (`limit`
-/// defaults to 100), from `params.offset` on. `page(client, opts, params)` fetches one page
-/// with the handle's options.
-pub(crate) fn list_all<P, T, F, Fut>(
+/// The `list_all` of a resource: every item of the list `L` at `GET /v1/<path>` matching
+/// `params`, page after page (`limit` defaults to 100), from `params.offset` on, with the
+/// handle's options.
+pub(crate) fn list_all<P, L>(
     client: &Client,
     opts: &RequestOptions,
+    path: &'static [&'static str],
     params: P,
-    page: F,
-) -> impl Stream<Item = Result<T, Error>> + Send + 'static
+) -> impl Stream<Item = Result<L::Item, Error>> + Send + 'static
 where
     P: Paged,
-    T: Send + 'static,
-    F: Fn(Client, RequestOptions, P) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Page<T>, Error>> + Send + 'static,
+    L: ListPage + Send + 'static,
+    L::Item: Send + 'static,
 {
     let client = client.clone();
     let opts = opts.clone();
     let (limit, start) = params.paging();
     let limit = limit.unwrap_or(100);
     paginate(start.unwrap_or(0), move |offset| {
-        page(
-            client.clone(),
-            opts.clone(),
-            params.clone().at(limit, offset),
-        )
+        let (client, opts) = (client.clone(), opts.clone());
+        let query = params.clone().at(limit, offset).query();
+        async move {
+            let call = Call::new(Method::GET, path, &opts).query(query?);
+            let list: L = client.send(call).await?;
+            Ok(list.into_page())
+        }
     })
 }
 

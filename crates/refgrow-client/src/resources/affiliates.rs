@@ -1,14 +1,11 @@
 //! `/v1/affiliates`.
 
-use futures_util::Stream;
 use refgrow_types::api::{
     Affiliate, AffiliateList, AffiliateResponse, CreateAffiliate, UpdateAffiliate,
 };
 use refgrow_types::AffiliateId;
 use reqwest::Method;
 
-use super::params::to_query;
-use crate::pagination::{list_all, Page};
 use crate::Error;
 
 resource_handle!(
@@ -38,42 +35,16 @@ impl AffiliatesApi<'_> {
         Ok(r.affiliate)
     }
 
-    /// `GET /v1/affiliates`: one page, with `total`, `limit` and `offset`.
-    pub async fn list(&self, params: ListAffiliates) -> Result<AffiliateList, Error> {
-        self.call_query(Method::GET, &["affiliates"], to_query(&params)?)
-            .await
-    }
-
-    /// Every affiliate matching the filters, page after page (`limit` defaults to 100 here),
-    /// from `params.offset` on. The stream ends after the first error, which it yields.
-    ///
-    /// Pages are read by offset: affiliates created while the stream runs may shift items
-    /// between pages, so an item can be seen twice or not at all.
-    ///
-    /// ```no_run
-    /// use futures_util::TryStreamExt;
-    /// # async fn run(client: refgrow_client::Client) -> Result<(), refgrow_client::Error> {
-    /// let all: Vec<_> = client.affiliates().list_all(Default::default()).try_collect().await?;
-    /// println!("{} affiliates", all.len());
-    /// # Ok(()) }
-    /// ```
-    pub fn list_all(
-        &self,
-        params: ListAffiliates,
-    ) -> impl Stream<Item = Result<Affiliate, Error>> + Send + 'static {
-        list_all(
-            self.client,
-            &self.opts,
-            params,
-            |client, opts, params| async move {
-                let page = client.affiliates().with_options(opts).list(params).await?;
-                Ok(Page {
-                    items: page.affiliates,
-                    total: page.total,
-                })
-            },
-        )
-    }
+    paged_list!(
+        /// ```no_run
+        /// use futures_util::TryStreamExt;
+        /// # async fn run(client: refgrow_client::Client) -> Result<(), refgrow_client::Error> {
+        /// let all: Vec<_> = client.affiliates().list_all(Default::default()).try_collect().await?;
+        /// println!("{} affiliates", all.len());
+        /// # Ok(()) }
+        /// ```
+        GET ["affiliates"], ListAffiliates => AffiliateList of Affiliate
+    );
 
     /// `GET /v1/affiliates/{id}`. Another program's affiliate is `resource_not_found`.
     pub async fn get(&self, id: &AffiliateId) -> Result<Affiliate, Error> {

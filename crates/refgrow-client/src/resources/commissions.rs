@@ -1,6 +1,5 @@
 //! `/v1/commissions`.
 
-use futures_util::Stream;
 use refgrow_types::api::{
     Commission, CommissionList, CommissionResponse, CreateCommission, ReversalResult,
     UpdateCommissionStatus,
@@ -8,8 +7,6 @@ use refgrow_types::api::{
 use refgrow_types::CommissionId;
 use reqwest::Method;
 
-use super::params::to_query;
-use crate::pagination::{list_all, Page};
 use crate::Error;
 
 resource_handle!(
@@ -22,31 +19,9 @@ resource_handle!(
 pub use refgrow_types::api::ListCommissions;
 
 impl CommissionsApi<'_> {
-    /// `GET /v1/commissions`: one page, with `total`, `limit` and `offset`.
-    pub async fn list(&self, params: ListCommissions) -> Result<CommissionList, Error> {
-        self.call_query(Method::GET, &["commissions"], to_query(&params)?)
-            .await
-    }
-
-    /// Every commission matching the filters, page after page (`limit` defaults to 100
-    /// here). The stream ends after the first error, which it yields.
-    pub fn list_all(
-        &self,
-        params: ListCommissions,
-    ) -> impl Stream<Item = Result<Commission, Error>> + Send + 'static {
-        list_all(
-            self.client,
-            &self.opts,
-            params,
-            |client, opts, params| async move {
-                let page = client.commissions().with_options(opts).list(params).await?;
-                Ok(Page {
-                    items: page.commissions,
-                    total: page.total,
-                })
-            },
-        )
-    }
+    paged_list!(
+        GET ["commissions"], ListCommissions => CommissionList of Commission
+    );
 
     /// `GET /v1/commissions/{id}`.
     pub async fn get(&self, id: &CommissionId) -> Result<Commission, Error> {

@@ -1,13 +1,12 @@
 //! `/v1/events`.
 
 use chrono::{DateTime, Utc};
-use futures_util::Stream;
 use refgrow_types::api::{Event, EventList, EventResponse};
 use refgrow_types::EventId;
 use reqwest::Method;
 
 use super::query_time;
-use crate::pagination::{list_all, Page};
+use crate::pagination::Query;
 use crate::Error;
 
 resource_handle!(
@@ -31,10 +30,10 @@ pub struct ListEvents {
     pub offset: Option<u64>,
 }
 
-crate::pagination::paged!(ListEvents);
+crate::pagination::paged!(ListEvents, query: ListEvents::query_pairs);
 
 impl ListEvents {
-    fn query(&self) -> Vec<(&'static str, String)> {
+    fn query_pairs(&self) -> Result<Query, Error> {
         let mut q = Vec::new();
         if let Some(t) = &self.event_type {
             q.push(("type", t.clone()));
@@ -51,36 +50,15 @@ impl ListEvents {
         if let Some(o) = self.offset {
             q.push(("offset", o.to_string()));
         }
-        q
+        Ok(q)
     }
 }
 
 impl EventsApi<'_> {
-    /// `GET /v1/events`: one page, newest first, with `total`, `limit` and `offset`.
-    pub async fn list(&self, params: ListEvents) -> Result<EventList, Error> {
-        self.call_query(Method::GET, &["events"], params.query())
-            .await
-    }
-
-    /// Every event matching the filters, page after page (`limit` defaults to 100 here). The
-    /// stream ends after the first error, which it yields.
-    pub fn list_all(
-        &self,
-        params: ListEvents,
-    ) -> impl Stream<Item = Result<Event, Error>> + Send + 'static {
-        list_all(
-            self.client,
-            &self.opts,
-            params,
-            |client, opts, params| async move {
-                let page = client.events().with_options(opts).list(params).await?;
-                Ok(Page {
-                    items: page.events,
-                    total: page.total,
-                })
-            },
-        )
-    }
+    paged_list!(
+        /// Newest first.
+        GET ["events"], ListEvents => EventList of Event
+    );
 
     /// `GET /v1/events/{id}`.
     pub async fn get(&self, id: &EventId) -> Result<Event, Error> {

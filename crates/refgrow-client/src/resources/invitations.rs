@@ -1,6 +1,5 @@
 //! `/v1/affiliates/invitations` and `/v1/invitations/{token}/accept`.
 
-use futures_util::Stream;
 use refgrow_types::api::{
     AcceptInvitation, Affiliate, AffiliateResponse, CreateInvitations, Invitation, InvitationBatch,
     InvitationList, InvitationResponse,
@@ -8,8 +7,6 @@ use refgrow_types::api::{
 use refgrow_types::InvitationId;
 use reqwest::Method;
 
-use super::params::to_query;
-use crate::pagination::{list_all, Page};
 use crate::Error;
 
 resource_handle!(
@@ -32,36 +29,10 @@ impl InvitationsApi<'_> {
             .await
     }
 
-    /// `GET /v1/affiliates/invitations`: one page, newest first, with `total`, `limit` and
-    /// `offset`.
-    pub async fn list(&self, params: ListInvitations) -> Result<InvitationList, Error> {
-        self.call_query(
-            Method::GET,
-            &["affiliates", "invitations"],
-            to_query(&params)?,
-        )
-        .await
-    }
-
-    /// Every invitation matching the filters, page after page (`limit` defaults to 100 here),
-    /// from `params.offset` on. The stream ends after the first error, which it yields.
-    pub fn list_all(
-        &self,
-        params: ListInvitations,
-    ) -> impl Stream<Item = Result<Invitation, Error>> + Send + 'static {
-        list_all(
-            self.client,
-            &self.opts,
-            params,
-            |client, opts, params| async move {
-                let page = client.invitations().with_options(opts).list(params).await?;
-                Ok(Page {
-                    items: page.invitations,
-                    total: page.total,
-                })
-            },
-        )
-    }
+    paged_list!(
+        /// Newest first.
+        GET ["affiliates", "invitations"], ListInvitations => InvitationList of Invitation
+    );
 
     /// `GET /v1/affiliates/invitations/{id}`.
     pub async fn get(&self, id: &InvitationId) -> Result<Invitation, Error> {

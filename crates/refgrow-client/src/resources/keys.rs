@@ -1,14 +1,11 @@
 //! `/v1/api-keys` and `/v1/audit-log`.
 
-use futures_util::Stream;
 use refgrow_types::api::{
     ApiKey, ApiKeyList, ApiKeyResponse, AuditEntry, AuditLog, CreateApiKey, CreatedApiKey,
 };
 use refgrow_types::KeyId;
 use reqwest::Method;
 
-use super::params::to_query;
-use crate::pagination::{list_all, Page};
 use crate::Error;
 
 /// Filters and paging of `GET /v1/audit-log`, shared with the server.
@@ -81,45 +78,21 @@ resource_handle!(
 );
 
 impl AuditLogApi<'_> {
-    /// `GET /v1/audit-log`: one page, newest first, with `total`, `limit` and `offset`.
-    pub async fn list(&self, params: ListAuditLog) -> Result<AuditLog, Error> {
-        self.call_query(Method::GET, &["audit-log"], to_query(&params)?)
-            .await
-    }
-
-    /// Every entry matching the filters, page after page (`limit` defaults to 100 here), from
-    /// `params.offset` on. The stream ends after the first error, which it yields.
-    ///
-    /// Pages are read by offset, newest first: calls made while the stream runs shift the
-    /// entries, so an entry can be seen twice. Pin `to` to a past instant to read a stable
-    /// window.
-    ///
-    /// ```no_run
-    /// use futures_util::TryStreamExt;
-    /// use refgrow_client::ListAuditLog;
-    /// # async fn run(client: refgrow_client::Client) -> Result<(), refgrow_client::Error> {
-    /// let window = ListAuditLog { to: Some(chrono::Utc::now()), ..Default::default() };
-    /// let entries: Vec<_> = client.audit_log().list_all(window).try_collect().await?;
-    /// for e in &entries {
-    ///     println!("{} {} -> {} ({:?})", e.created_at, e.action, e.status, e.key_id);
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub fn list_all(
-        &self,
-        params: ListAuditLog,
-    ) -> impl Stream<Item = Result<AuditEntry, Error>> + Send + 'static {
-        list_all(
-            self.client,
-            &self.opts,
-            params,
-            |client, opts, params| async move {
-                let page = client.audit_log().with_options(opts).list(params).await?;
-                Ok(Page {
-                    items: page.entries,
-                    total: page.total,
-                })
-            },
-        )
-    }
+    paged_list!(
+        /// Newest first: calls made while the stream runs shift the entries. Pin `to` to a past
+        /// instant to read a stable window.
+        ///
+        /// ```no_run
+        /// use futures_util::TryStreamExt;
+        /// use refgrow_client::ListAuditLog;
+        /// # async fn run(client: refgrow_client::Client) -> Result<(), refgrow_client::Error> {
+        /// let window = ListAuditLog { to: Some(chrono::Utc::now()), ..Default::default() };
+        /// let entries: Vec<_> = client.audit_log().list_all(window).try_collect().await?;
+        /// for e in &entries {
+        ///     println!("{} {} -> {} ({:?})", e.created_at, e.action, e.status, e.key_id);
+        /// }
+        /// # Ok(()) }
+        /// ```
+        GET ["audit-log"], ListAuditLog => AuditLog of AuditEntry
+    );
 }

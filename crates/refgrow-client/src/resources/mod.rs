@@ -101,6 +101,43 @@ macro_rules! resource_handle {
     };
 }
 
+/// The `list` (one page) and `list_all` (every item, page after page) of a handle, for the
+/// list `GET /v1/<segments>` with the filters `Params` answering `List` of `Item`s:
+/// `paged_list!(GET ["affiliates"], ListAffiliates => AffiliateList of Affiliate);`. Doc
+/// comments written before `GET` are added to `list_all`'s.
+macro_rules! paged_list {
+    (
+        $(#[$doc:meta])*
+        GET [$($segment:literal),+], $params:ident => $list:ident of $item:ident
+    ) => {
+        #[doc = concat!("`GET /v1", $("/", $segment),+, "`: one page, with `total`, `limit` and `offset`.")]
+        pub async fn list(&self, params: $params) -> Result<$list, crate::Error> {
+            let query = crate::pagination::Paged::query(&params)?;
+            self.call_query(reqwest::Method::GET, &[$($segment),+], query)
+                .await
+        }
+
+        /// Every item matching the filters, page after page (`limit` defaults to 100 here),
+        /// from `params.offset` on. The stream ends after the first error, which it yields.
+        ///
+        /// Pages are read by offset: items created while the stream runs may shift items
+        /// between pages, so an item can be seen twice or not at all.
+        ///
+        $(#[$doc])*
+        pub fn list_all(
+            &self,
+            params: $params,
+        ) -> impl futures_util::Stream<Item = Result<$item, crate::Error>> + Send + 'static {
+            crate::pagination::list_all::<_, $list>(
+                self.client,
+                &self.opts,
+                &[$($segment),+],
+                params,
+            )
+        }
+    };
+}
+
 mod affiliates;
 mod commissions;
 mod embed;

@@ -23,6 +23,14 @@ const KNOWN: &[&str] = &[
     "type",
 ];
 
+crate::pagination::paged!(
+    refgrow_types::api::ListAffiliates,
+    refgrow_types::api::ListCommissions,
+    refgrow_types::api::ListConversions,
+    refgrow_types::api::ListInvitations,
+    refgrow_types::api::ListAuditLog,
+);
+
 /// Renders a parameter struct as query pairs: unset (`None`) fields are left out, strings
 /// are sent as they are, numbers and booleans in their JSON form, timestamps as RFC 3339.
 pub(crate) fn to_query<T: Serialize>(params: &T) -> Result<Vec<(&'static str, String)>, Error> {

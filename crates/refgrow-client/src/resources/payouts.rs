@@ -1,6 +1,5 @@
 //! `/v1/payouts`.
 
-use futures_util::Stream;
 use refgrow_types::api::{
     CreatePayoutRun, MarkPayoutPaid, Payout, PayoutExportFormat, PayoutList, PayoutResponse,
     PayoutRun, PayoutStatus,
@@ -9,7 +8,7 @@ use refgrow_types::{AffiliateId, PayoutId};
 use reqwest::Method;
 
 use crate::client::Call;
-use crate::pagination::{list_all, Page};
+use crate::pagination::Query;
 use crate::Error;
 
 resource_handle!(
@@ -31,10 +30,10 @@ pub struct ListPayouts {
     pub offset: Option<u64>,
 }
 
-crate::pagination::paged!(ListPayouts);
+crate::pagination::paged!(ListPayouts, query: ListPayouts::query_pairs);
 
 impl ListPayouts {
-    fn query(&self) -> Vec<(&'static str, String)> {
+    fn query_pairs(&self) -> Result<Query, Error> {
         let mut q = Vec::new();
         if let Some(s) = self.status {
             q.push(("status", s.as_str().to_string()));
@@ -48,7 +47,7 @@ impl ListPayouts {
         if let Some(o) = self.offset {
             q.push(("offset", o.to_string()));
         }
-        q
+        Ok(q)
     }
 }
 
@@ -61,31 +60,10 @@ impl PayoutsApi<'_> {
         Ok(r.payouts)
     }
 
-    /// `GET /v1/payouts`: one page, newest first, with `total`, `limit` and `offset`.
-    pub async fn list(&self, params: ListPayouts) -> Result<PayoutList, Error> {
-        self.call_query(Method::GET, &["payouts"], params.query())
-            .await
-    }
-
-    /// Every payout matching the filters, page after page (`limit` defaults to 100 here).
-    /// The stream ends after the first error, which it yields.
-    pub fn list_all(
-        &self,
-        params: ListPayouts,
-    ) -> impl Stream<Item = Result<Payout, Error>> + Send + 'static {
-        list_all(
-            self.client,
-            &self.opts,
-            params,
-            |client, opts, params| async move {
-                let page = client.payouts().with_options(opts).list(params).await?;
-                Ok(Page {
-                    items: page.payouts,
-                    total: page.total,
-                })
-            },
-        )
-    }
+    paged_list!(
+        /// Newest first.
+        GET ["payouts"], ListPayouts => PayoutList of Payout
+    );
 
     /// `GET /v1/payouts/{id}`: the payout and the ids of its commissions.
     pub async fn get(&self, id: &PayoutId) -> Result<PayoutResponse, Error> {

@@ -1,6 +1,5 @@
 //! Clicks, conversions, customers, transactions and refunds: how a referral becomes money.
 
-use futures_util::Stream;
 use refgrow_types::api::{
     Click, Conversion, ConversionList, ConversionResponse, CreateConversion, CreateCustomer,
     CreateRefund, CreateTransaction, Customer, CustomerResponse, IgnoredSignup, RefundResult,
@@ -10,8 +9,6 @@ use refgrow_types::ConversionId;
 use reqwest::Method;
 use serde::{Deserialize, Deserializer};
 
-use super::params::to_query;
-use crate::pagination::{list_all, Page};
 use crate::Error;
 
 /// The `data` of `POST /v1/referrals/convert`: the contract shows the conversion itself
@@ -155,31 +152,10 @@ resource_handle!(
 pub use refgrow_types::api::ListConversions;
 
 impl ConversionsApi<'_> {
-    /// `GET /v1/conversions`: one page, newest first.
-    pub async fn list(&self, params: ListConversions) -> Result<ConversionList, Error> {
-        self.call_query(Method::GET, &["conversions"], to_query(&params)?)
-            .await
-    }
-
-    /// Every conversion matching the filters, page after page (`limit` defaults to 100
-    /// here). The stream ends after the first error, which it yields.
-    pub fn list_all(
-        &self,
-        params: ListConversions,
-    ) -> impl Stream<Item = Result<Conversion, Error>> + Send + 'static {
-        list_all(
-            self.client,
-            &self.opts,
-            params,
-            |client, opts, params| async move {
-                let page = client.conversions().with_options(opts).list(params).await?;
-                Ok(Page {
-                    items: page.conversions,
-                    total: page.total,
-                })
-            },
-        )
-    }
+    paged_list!(
+        /// Newest first.
+        GET ["conversions"], ListConversions => ConversionList of Conversion
+    );
 
     /// `GET /v1/conversions/{id}`.
     pub async fn get(&self, id: &ConversionId) -> Result<Conversion, Error> {
