@@ -66,17 +66,24 @@ pub async fn read_body(req: &HttpRequest, payload: &mut Payload) -> Result<web::
     Ok(body.freeze())
 }
 
+/// The future of a body extractor: reads the whole body ([`read_body`]), then makes the
+/// extracted value of it with `make`.
+fn with_body<T: 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    make: impl FnOnce(web::Bytes) -> Result<T, ApiError> + 'static,
+) -> LocalBoxFuture<'static, Result<T, ApiError>> {
+    let req = req.clone();
+    let mut payload = payload.take();
+    Box::pin(async move { make(read_body(&req, &mut payload).await?) })
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let bytes = read_body(&req, &mut payload).await?;
-            parse_json(&bytes).map(ApiJson)
-        })
+        with_body(req, payload, |bytes| parse_json(&bytes).map(ApiJson))
     }
 }
 
@@ -85,10 +92,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for RawJson<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let bytes = read_body(&req, &mut payload).await?;
+        with_body(req, payload, |bytes| {
             let value = parse_json(&bytes)?;
             Ok(RawJson { value, bytes })
         })
@@ -104,10 +108,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let bytes = read_body(&req, &mut payload).await?;
+        with_body(req, payload, |bytes| {
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(OptionalJson(None));
             }

@@ -67,6 +67,13 @@ fn refused_v4(ip: Ipv4Addr) -> Option<&'static str> {
     })
 }
 
+/// The IPv4 address that an IPv6 address carries in two of its 16-bit segments.
+fn v4_of(high: u16, low: u16) -> Ipv4Addr {
+    let [a, b] = high.to_be_bytes();
+    let [c, d] = low.to_be_bytes();
+    Ipv4Addr::new(a, b, c, d)
+}
+
 fn refused_v6(ip: Ipv6Addr) -> Option<&'static str> {
     if ip.is_unspecified() {
         return Some("unspecified");
@@ -81,22 +88,10 @@ fn refused_v6(ip: Ipv6Addr) -> Option<&'static str> {
     }
     let seg = ip.segments();
     if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        let v4 = Ipv4Addr::new(
-            (seg[6] >> 8) as u8,
-            seg[6] as u8,
-            (seg[7] >> 8) as u8,
-            seg[7] as u8,
-        );
-        return refused_v4(v4);
+        return refused_v4(v4_of(seg[6], seg[7]));
     }
     if seg[0] == 0x2002 {
-        let v4 = Ipv4Addr::new(
-            (seg[1] >> 8) as u8,
-            seg[1] as u8,
-            (seg[2] >> 8) as u8,
-            seg[2] as u8,
-        );
-        return refused_v4(v4);
+        return refused_v4(v4_of(seg[1], seg[2]));
     }
     // Only global unicast (2000::/3) is reachable; that leaves out ULA (fc00::/7),
     // link-local (fe80::/10), multicast (ff00::/8), IPv4-compatible (::/96) and the rest.

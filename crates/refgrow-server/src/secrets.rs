@@ -240,6 +240,17 @@ fn read_key_file(path: &Path) -> std::io::Result<Option<String>> {
     }
 }
 
+/// Every webhook endpoint's id, secret and previous secret, as stored.
+fn endpoint_secrets(c: &mut DbConn) -> QueryResult<Vec<(String, String, Option<String>)>> {
+    webhook_endpoints::table
+        .select((
+            webhook_endpoints::id,
+            webhook_endpoints::secret,
+            webhook_endpoints::previous_secret,
+        ))
+        .load(c)
+}
+
 /// Re-encrypts every stored secret under `new`: clear values, and values sealed under `old`
 /// (when given). Values already under `new` are left alone, so a rerun is harmless. Returns
 /// how many values were written. One transaction: all or nothing.
@@ -260,14 +271,7 @@ pub fn reseal_all(c: &mut DbConn, old: Option<&Sealer>, new: &Sealer) -> Result<
     };
     c.transaction(|c| {
         let mut n = 0;
-        type Ep = (String, String, Option<String>);
-        let eps: Vec<Ep> = webhook_endpoints::table
-            .select((
-                webhook_endpoints::id,
-                webhook_endpoints::secret,
-                webhook_endpoints::previous_secret,
-            ))
-            .load(c)?;
+        let eps = endpoint_secrets(c)?;
         for (id, secret, previous) in eps {
             let s = convert(&secret)?;
             let p = match &previous {
@@ -331,14 +335,7 @@ pub fn seal_clear_rows(c: &mut DbConn, sealer: &Sealer) -> Result<usize, ApiErro
     // Only clear values are converted: a value under another key stays as it is.
     c.transaction(|c| {
         let mut n = 0;
-        type Ep = (String, String, Option<String>);
-        let eps: Vec<Ep> = webhook_endpoints::table
-            .select((
-                webhook_endpoints::id,
-                webhook_endpoints::secret,
-                webhook_endpoints::previous_secret,
-            ))
-            .load(c)?;
+        let eps = endpoint_secrets(c)?;
         for (id, secret, previous) in eps {
             if is_sealed(&secret) && previous.as_deref().is_none_or(is_sealed) {
                 continue;

@@ -155,31 +155,27 @@ impl<T: Data> IntoResponses for Created<T> {
     }
 }
 
-/// `200` with JSON that is not the envelope (health answers, this document).
-pub struct UntypedJson;
+/// Declares answers `200` with a body of one media type that is not the envelope.
+macro_rules! untyped_200 {
+    ($($(#[$doc:meta])* $name:ident = $media:literal;)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
 
-impl IntoResponses for UntypedJson {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        one("200", untyped("application/json"))
-    }
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                one("200", untyped($media))
+            }
+        }
+    )*};
 }
 
-/// `200` with `text/plain` (Prometheus metrics).
-pub struct PlainText;
-
-impl IntoResponses for PlainText {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        one("200", untyped("text/plain"))
-    }
-}
-
-/// `200` with `text/csv`.
-pub struct Csv;
-
-impl IntoResponses for Csv {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        one("200", untyped("text/csv"))
-    }
+untyped_200! {
+    /// `200` with JSON that is not the envelope (health answers, this document).
+    UntypedJson = "application/json";
+    /// `200` with `text/plain` (Prometheus metrics).
+    PlainText = "text/plain";
+    /// `200` with `text/csv`.
+    Csv = "text/csv";
 }
 
 /// `302` without a body.

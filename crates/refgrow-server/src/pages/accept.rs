@@ -12,9 +12,12 @@ use refgrow_types::api::{AcceptInvitation, InvitationStatus, ReferralCode};
 use serde::Deserialize;
 
 use super::theme::Theme;
-use super::{html, message, nonce, same_origin};
+use super::{html, message, nonce, not_allowed, same_origin, went_wrong};
 use crate::db::embed::KIND_EMBED;
-use crate::db::invitations as store;
+use crate::db::invitations::{self as store, InvitationRow};
+use crate::db::programs::ProgramRow;
+use crate::db::DbConn;
+use crate::error::ApiError;
 use crate::idgen::hash_secret;
 use crate::services::{affiliates, embed, invitations, program};
 use crate::state::AppState;
@@ -76,6 +79,18 @@ fn not_live(status: Option<InvitationStatus>) -> HttpResponse {
     message(code, &theme, "'none'", title, text)
 }
 
+/// The invitation of a token, with its program.
+fn invitation_of(
+    c: &mut DbConn,
+    token: &str,
+) -> Result<Option<(InvitationRow, ProgramRow)>, ApiError> {
+    let Some(row) = store::find_by_token_hash(c, &hash_secret(token))? else {
+        return Ok(None);
+    };
+    let prog = program::load(c, &row.program_id)?;
+    Ok(Some((row, prog)))
+}
+
 /// `GET /v1/invitations/{token}/accept`.
 pub async fn show(state: web::Data<AppState>, token: web::Path<String>) -> HttpResponse {
     let token = token.into_inner();
@@ -87,11 +102,7 @@ pub async fn show(state: web::Data<AppState>, token: web::Path<String>) -> HttpR
             if t.len() > 200 {
                 return Ok(None);
             }
-            let Some(row) = store::find_by_token_hash(c, &hash_secret(&t))? else {
-                return Ok(None);
-            };
-            let prog = program::load(c, &row.program_id)?;
-            Ok(Some((row, prog)))
+            invitation_of(c, &t)
         })
         .await;
     match found {
@@ -112,16 +123,12 @@ pub async fn show(state: web::Data<AppState>, token: web::Path<String>) -> HttpR
             html(StatusCode::OK, &page, &n, "'none'")
         }
         Ok(None) => not_live(None),
-        Err(e) => {
-            log::error!("accept page: {}", e.message);
-            message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &Theme::default(),
-                "'none'",
-                "Something went wrong",
-                "Please try again in a moment.",
-            )
-        }
+        Err(e) => went_wrong(
+            &e,
+            "accept page",
+            &Theme::default(),
+            "Please try again in a moment.",
+        ),
     }
 }
 
@@ -154,13 +161,7 @@ pub async fn submit(
     };
     let base = state.config.public_base();
     if !same_origin(&req, &base) {
-        return message(
-            StatusCode::FORBIDDEN,
-            &theme,
-            "'none'",
-            "Not allowed",
-            "This form can only be sent from the invitation page itself.",
-        );
+        return not_allowed(&theme, "the invitation page");
     }
     let clean = |v: &Option<String>| {
         v.as_ref()
@@ -240,16 +241,7 @@ pub async fn submit(
             let (page, n) = again(e.message.clone());
             render_form(&state, page, &n, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(e) => {
-            log::error!("accept form: {}", e.message);
-            message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &theme,
-                "'none'",
-                "Something went wrong",
-                "Please try again in a moment.",
-            )
-        }
+        Err(e) => went_wrong(&e, "accept form", &theme, "Please try again in a moment."),
     }
 }
 
@@ -261,16 +253,7 @@ async fn render_form(
     status: StatusCode,
 ) -> HttpResponse {
     let t = page.token.clone();
-    let found = state
-        .db
-        .read(move |c| {
-            let Some(row) = store::find_by_token_hash(c, &hash_secret(&t))? else {
-                return Ok(None);
-            };
-            let prog = program::load(c, &row.program_id)?;
-            Ok(Some((row, prog)))
-        })
-        .await;
+    let found = state.db.read(move |c| invitation_of(c, &t)).await;
     match found {
         Ok(Some((row, prog))) => {
             page.program_name = prog.name;

@@ -16,7 +16,7 @@ use refgrow_types::money::{Currency, Money};
 use serde::Deserialize;
 
 use super::theme::Theme;
-use super::{date, html, mask_email, message, nonce, same_origin};
+use super::{date, html, mask_email, message, nonce, not_allowed, same_origin, went_wrong};
 use crate::db::affiliates::AffiliateRow;
 use crate::db::embed::{self as embed_store, AccessTokenRow};
 use crate::db::{commissions as commission_store, payouts as payout_store, DbConn};
@@ -379,16 +379,12 @@ pub async fn show(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
             html(StatusCode::OK, &page, &n, &embed::frame_ancestors(&origins))
         }
         Ok(None) => expired(&theme, "*"),
-        Err(e) => {
-            log::error!("dashboard: {}", e.message);
-            message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &theme,
-                "'none'",
-                "Something went wrong",
-                "The dashboard could not be shown; please try again in a moment.",
-            )
-        }
+        Err(e) => went_wrong(
+            &e,
+            "dashboard",
+            &theme,
+            "The dashboard could not be shown; please try again in a moment.",
+        ),
     }
 }
 
@@ -433,13 +429,7 @@ pub async fn save_payout(
     };
     let base = state.config.public_base();
     if !same_origin(&req, &base) {
-        return message(
-            StatusCode::FORBIDDEN,
-            &theme,
-            "'none'",
-            "Not allowed",
-            "This form can only be sent from the dashboard itself.",
-        );
+        return not_allowed(&theme, "the dashboard");
     }
     let now = state.clock.now_ms();
     let clean = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
@@ -482,15 +472,11 @@ pub async fn save_payout(
             "The payout details were not saved",
             &e.message,
         ),
-        Err(e) => {
-            log::error!("dashboard payout form: {}", e.message);
-            message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &theme,
-                "'none'",
-                "Something went wrong",
-                "The payout details were not saved; please try again in a moment.",
-            )
-        }
+        Err(e) => went_wrong(
+            &e,
+            "dashboard payout form",
+            &theme,
+            "The payout details were not saved; please try again in a moment.",
+        ),
     }
 }

@@ -142,6 +142,34 @@ pub fn message(
     )
 }
 
+/// Logs an unexpected error of the page `what` and answers the `500` page saying `advice`.
+pub fn went_wrong(
+    e: &crate::error::ApiError,
+    what: &str,
+    theme: &theme::Theme,
+    advice: &str,
+) -> HttpResponse {
+    log::error!("{what}: {}", e.message);
+    message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        theme,
+        "'none'",
+        "Something went wrong",
+        advice,
+    )
+}
+
+/// The `403` page of a form sent from elsewhere than `page` (see [`same_origin`]).
+pub fn not_allowed(theme: &theme::Theme, page: &str) -> HttpResponse {
+    message(
+        StatusCode::FORBIDDEN,
+        theme,
+        "'none'",
+        "Not allowed",
+        &format!("This form can only be sent from {page} itself."),
+    )
+}
+
 /// Whether a form POST comes from this server's own pages: its `Origin` (when the browser
 /// sends one) must be the server's public origin or the request's own host.
 pub fn same_origin(req: &HttpRequest, public_base: &str) -> bool {

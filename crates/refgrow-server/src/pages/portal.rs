@@ -16,7 +16,7 @@ use refgrow_types::api::normalize_email;
 use serde::Deserialize;
 
 use super::theme::Theme;
-use super::{html, message, nonce, same_origin};
+use super::{html, message, nonce, not_allowed, same_origin, went_wrong};
 use crate::db::embed::{self as store, KIND_EMBED, KIND_MAGIC};
 use crate::services::{embed, mail, program};
 use crate::state::AppState;
@@ -73,13 +73,7 @@ pub async fn request(
     let theme = Theme::default();
     let base = state.config.public_base();
     if !same_origin(&req, &base) {
-        return message(
-            StatusCode::FORBIDDEN,
-            &theme,
-            "'none'",
-            "Not allowed",
-            "This form can only be sent from the sign-in page itself.",
-        );
+        return not_allowed(&theme, "the sign-in page");
     }
     let ip = crate::client_ip::client_ip(&req, &state.trusted_proxies)
         .map(|ip| ip.to_string())
@@ -183,15 +177,11 @@ pub async fn signin(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
             "This sign-in link cannot be used",
             "Sign-in links work once and for a short time. Ask for a new one at /portal.",
         ),
-        Err(e) => {
-            log::error!("portal sign-in: {}", e.message);
-            message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &Theme::default(),
-                "'none'",
-                "Something went wrong",
-                "Please try again in a moment.",
-            )
-        }
+        Err(e) => went_wrong(
+            &e,
+            "portal sign-in",
+            &Theme::default(),
+            "Please try again in a moment.",
+        ),
     }
 }

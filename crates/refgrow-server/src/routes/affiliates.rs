@@ -13,7 +13,8 @@ use serde::Deserialize;
 
 use super::ok;
 use crate::auth::Auth;
-use crate::db::affiliates::{self as store, Filter};
+use crate::db::affiliates::{self as store, AffiliateRow, Filter};
+use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::extract::{page, path_id, ApiJson, ApiQuery};
 use crate::idempotency::{fingerprint, write_once, Answer};
@@ -148,18 +149,28 @@ async fn get(
         return super::compat::store::affiliate_by_code(state, auth, id.into_inner()).await;
     }
     let id = path_id(&id, "id", AffiliateId::parse)?;
+    let affiliate = read_affiliate(&state, auth, move |c, program| {
+        affiliates::load(c, program, id.as_str())
+    })
+    .await?;
+    Ok(ok(AffiliateResponse { affiliate }))
+}
+
+/// The API view of the caller's affiliate that `find` picks (given the program id).
+pub(super) async fn read_affiliate(
+    state: &AppState,
+    auth: Auth,
+    find: impl FnOnce(&mut DbConn, &str) -> Result<AffiliateRow, ApiError> + Send + 'static,
+) -> Result<dto::Affiliate, ApiError> {
     let base = state.config.public_base();
-    let affiliate = state
+    state
         .db
         .read(move |c| {
             let prog = program::load(c, &auth.program_id)?;
-            let row = affiliates::load(c, &auth.program_id, id.as_str())?;
-            let mut v = affiliates::to_dtos(c, std::slice::from_ref(&row), &prog, &base)?;
-            v.pop()
-                .ok_or_else(|| ApiError::internal("affiliate vanished"))
+            let row = find(c, &auth.program_id)?;
+            affiliates::to_dto_of(c, &row, &prog, &base)
         })
-        .await?;
-    Ok(ok(AffiliateResponse { affiliate }))
+        .await
 }
 
 #[utoipa::path(
@@ -176,18 +187,10 @@ async fn get_by_code(
     let code = normalize_referral_code(&code).ok_or_else(|| {
         ApiError::invalid("referralCode", refgrow_types::api::REFERRAL_CODE_ISSUE)
     })?;
-    let base = state.config.public_base();
-    let affiliate = state
-        .db
-        .read(move |c| {
-            let prog = program::load(c, &auth.program_id)?;
-            let row = store::find_by_code(c, &auth.program_id, &code)?
-                .ok_or_else(|| ApiError::not_found("affiliate"))?;
-            let mut v = affiliates::to_dtos(c, std::slice::from_ref(&row), &prog, &base)?;
-            v.pop()
-                .ok_or_else(|| ApiError::internal("affiliate vanished"))
-        })
-        .await?;
+    let affiliate = read_affiliate(&state, auth, move |c, program| {
+        store::find_by_code(c, program, &code)?.ok_or_else(|| ApiError::not_found("affiliate"))
+    })
+    .await?;
     Ok(ok(AffiliateResponse { affiliate }))
 }
 
@@ -226,9 +229,7 @@ async fn patch(
                     &base,
                     now,
                 )?;
-                let mut v = affiliates::to_dtos(c, std::slice::from_ref(&row), &prog, &base)?;
-                v.pop()
-                    .ok_or_else(|| ApiError::internal("affiliate vanished"))
+                affiliates::to_dto_of(c, &row, &prog, &base)
             })
         })
         .await?;

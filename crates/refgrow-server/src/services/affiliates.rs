@@ -423,6 +423,18 @@ fn account_of(
     }
 }
 
+/// The API view of one affiliate ([`to_dtos`] of one row).
+pub fn to_dto_of(
+    c: &mut DbConn,
+    row: &AffiliateRow,
+    prog: &ProgramRow,
+    public_base: &str,
+) -> Result<Affiliate, ApiError> {
+    let mut v = to_dtos(c, std::slice::from_ref(row), prog, public_base)?;
+    v.pop()
+        .ok_or_else(|| ApiError::internal("affiliate vanished"))
+}
+
 /// The API views of several affiliates, earnings loaded in one query.
 pub fn to_dtos(
     c: &mut DbConn,

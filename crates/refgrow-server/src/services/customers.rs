@@ -97,34 +97,12 @@ pub fn bind_unless_ignored(
         if rebind || (row.affiliate_id.is_none() && resolved.is_some()) {
             if let Some((aff, click)) = resolved {
                 if let Some(old) = &row.affiliate_id {
-                    affiliates::bump_counters(c, old, 0, -1, 0)?;
-                    rollups::add(
-                        c,
-                        &prog.id,
-                        old,
-                        now,
-                        "",
-                        Delta {
-                            signups: -1,
-                            ..Delta::default()
-                        },
-                    )?;
+                    count_signup(c, &prog.id, old, now, -1)?;
                 }
                 row.affiliate_id = Some(aff.id.clone());
                 row.click_id = click;
                 store::update(c, &row)?;
-                affiliates::bump_counters(c, &aff.id, 0, 1, 0)?;
-                rollups::add(
-                    c,
-                    &prog.id,
-                    &aff.id,
-                    now,
-                    "",
-                    Delta {
-                        signups: 1,
-                        ..Delta::default()
-                    },
-                )?;
+                count_signup(c, &prog.id, &aff.id, now, 1)?;
             }
         }
         return Ok(Some((row, false)));
@@ -152,18 +130,7 @@ pub fn bind_unless_ignored(
         Err(e) => return Err(e.into()),
     }
     if let Some(aff) = &row.affiliate_id {
-        affiliates::bump_counters(c, aff, 0, 1, 0)?;
-        rollups::add(
-            c,
-            &prog.id,
-            aff,
-            now,
-            "",
-            Delta {
-                signups: 1,
-                ..Delta::default()
-            },
-        )?;
+        count_signup(c, &prog.id, aff, now, 1)?;
     }
     events::record(
         c,
@@ -173,6 +140,30 @@ pub fn bind_unless_ignored(
         now,
     )?;
     Ok(Some((row, true)))
+}
+
+/// Counts `signups` (1, or -1 when a customer leaves the affiliate) on the affiliate and in
+/// its rollup of the day `now` falls in.
+fn count_signup(
+    c: &mut DbConn,
+    program_id: &str,
+    affiliate_id: &str,
+    now: i64,
+    signups: i64,
+) -> Result<(), ApiError> {
+    affiliates::bump_counters(c, affiliate_id, 0, signups, 0)?;
+    rollups::add(
+        c,
+        program_id,
+        affiliate_id,
+        now,
+        "",
+        Delta {
+            signups,
+            ..Delta::default()
+        },
+    )?;
+    Ok(())
 }
 
 /// Changes a customer's email or name (`PATCH /v1/customers/{key}`); its attribution stays.

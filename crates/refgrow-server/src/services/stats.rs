@@ -332,23 +332,37 @@ mod tests {
 
     #[test]
     fn weeks_start_on_monday_and_months_on_the_first() {
-        // 2026-01-01 is a Thursday; its ISO week starts Monday 2025-12-29.
-        assert_eq!(
-            period_start(d("2026-01-01"), StatsInterval::Week).unwrap(),
-            d("2025-12-29")
-        );
-        assert_eq!(
-            period_start(d("2026-01-05"), StatsInterval::Week).unwrap(),
-            d("2026-01-05")
-        );
-        assert_eq!(
-            period_start(d("2026-02-17"), StatsInterval::Month).unwrap(),
-            d("2026-02-01")
-        );
-        assert_eq!(
-            next_period(d("2026-12-01"), StatsInterval::Month).unwrap(),
-            d("2027-01-01")
-        );
+        // (day, interval, its period's first day, the next period's first day); 2026-01-01
+        // is a Thursday: its ISO week starts Monday 2025-12-29.
+        for (day, interval, start, next) in [
+            (
+                "2026-01-01",
+                StatsInterval::Week,
+                "2025-12-29",
+                "2026-01-05",
+            ),
+            (
+                "2026-01-05",
+                StatsInterval::Week,
+                "2026-01-05",
+                "2026-01-12",
+            ),
+            (
+                "2026-02-17",
+                StatsInterval::Month,
+                "2026-02-01",
+                "2026-03-01",
+            ),
+            (
+                "2026-12-01",
+                StatsInterval::Month,
+                "2026-12-01",
+                "2027-01-01",
+            ),
+        ] {
+            assert_eq!(period_start(d(day), interval).unwrap(), d(start), "{day}");
+            assert_eq!(next_period(d(start), interval).unwrap(), d(next), "{day}");
+        }
         let r = Range {
             from_day: d("2026-01-30"),
             to_day: d("2026-03-02"),

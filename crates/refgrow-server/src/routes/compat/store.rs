@@ -13,8 +13,8 @@ use refgrow_types::api::{normalize_referral_code, Affiliate};
 use crate::auth::Auth;
 use crate::db::affiliates as store;
 use crate::error::ApiError;
+use crate::routes::affiliates::read_affiliate;
 use crate::routes::ok;
-use crate::services::{affiliates, program};
 use crate::state::AppState;
 
 /// A native affiliate in the store shape.
@@ -58,22 +58,15 @@ pub async fn affiliate_by_code(
             "must be an affiliate id beginning with 'aff_' or a referral code of 3 to 32 letters, digits, '-' or '_'",
         )
     })?;
-    let base = state.config.public_base();
-    let affiliate = state
-        .db
-        .read(move |c| {
-            let prog = program::load(c, &auth.program_id)?;
-            let row = store::find_by_code(c, &auth.program_id, &code)?.ok_or_else(|| {
-                ApiError::not_found("affiliate").with_details(serde_json::json!({
-                    "field": "id",
-                    "issue": "no affiliate has this referral code (affiliate ids begin with 'aff_')"
-                }))
-            })?;
-            let mut v = affiliates::to_dtos(c, std::slice::from_ref(&row), &prog, &base)?;
-            v.pop()
-                .ok_or_else(|| ApiError::internal("affiliate vanished"))
+    let affiliate = read_affiliate(&state, auth, move |c, program| {
+        store::find_by_code(c, program, &code)?.ok_or_else(|| {
+            ApiError::not_found("affiliate").with_details(serde_json::json!({
+                "field": "id",
+                "issue": "no affiliate has this referral code (affiliate ids begin with 'aff_')"
+            }))
         })
-        .await?;
+    })
+    .await?;
     Ok(ok(StoreAffiliateResponse {
         affiliate: to_store(&affiliate),
     }))
