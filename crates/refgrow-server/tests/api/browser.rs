@@ -23,7 +23,7 @@ use thirtyfour::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::free_port;
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{invite, spawn_app_with, TestApp};
 use crate::smtp_sink::{token_in, SmtpSink};
 
 /// Why the browser tests cannot run here, if they cannot.
@@ -395,16 +395,7 @@ async fn the_dashboard_works_in_a_real_browser() {
     b.d().enter_default_frame().await.unwrap();
 
     // Accept an invitation through the hosted page, then open the dashboard.
-    let r = app
-        .post(
-            "/v1/affiliates/invitations",
-            json!({"emails": ["ivy@x.io"]}),
-        )
-        .await;
-    let accept_url = r.data()["invitations"][0]["acceptUrl"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let accept_url = invite(&app, json!({"emails": ["ivy@x.io"]})).await;
     b.d().goto(&accept_url).await.unwrap();
     b.text_of("accept").await;
     let violations = b.axe().await;
@@ -540,16 +531,11 @@ async fn screenshots_for_docs() {
             .await
             .unwrap();
     }
-    let r = app
-        .post(
-            "/v1/affiliates/invitations",
-            json!({"emails": ["sam@example.com"], "message": "We would love to have you on board."}),
-        )
-        .await;
-    let accept = r.data()["invitations"][0]["acceptUrl"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let accept = invite(
+        &app,
+        json!({"emails": ["sam@example.com"], "message": "We would love to have you on board."}),
+    )
+    .await;
     b.d().set_window_rect(0, 0, 900, 900).await.unwrap();
     b.d().goto(&accept).await.unwrap();
     b.text_of("accept").await;

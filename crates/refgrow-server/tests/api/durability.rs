@@ -22,7 +22,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::{free_port, website};
+use crate::helpers::{free_port, send_stripe_event, website};
 use crate::helpers::{fresh_database, spawn_app_with, spawn_configured, to_resp, Resp};
 
 /// How many clicks the database holds, and which of `ids` are missing.
@@ -79,12 +79,7 @@ async fn a_full_click_buffer_refuses_with_503_and_the_redirect_still_redirects()
     assert_eq!(r.body["success"], false);
     assert_eq!(r.code(), "service_unavailable");
     assert_eq!(r.headers["retry-after"], "1");
-    let res = app
-        .http
-        .get(format!("{}/r/{code}", app.base))
-        .send()
-        .await
-        .unwrap();
+    let res = app.visit(&format!("/r/{code}")).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     let to = res.headers()["location"].to_str().unwrap().to_string();
     assert!(to.starts_with("https://acme.example/"), "{to}");
@@ -176,12 +171,7 @@ async fn in_sync_mode_an_acknowledged_click_is_already_committed() {
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         ids.push(r.data()["clickId"].as_str().unwrap().to_string());
-        let res = app
-            .http
-            .get(format!("{}/r/{code}", app.base))
-            .send()
-            .await
-            .unwrap();
+        let res = app.visit(&format!("/r/{code}")).await;
         assert_eq!(res.status(), StatusCode::FOUND);
         let to = res.headers()["location"].to_str().unwrap();
         let id = to.split("refgrow_click=").nth(1).unwrap();
@@ -237,25 +227,7 @@ async fn click_ids_are_usable_at_once_by_every_path() {
             "data": {"object": {"id": format!("cs_{i}"), "object": "checkout.session",
                 "customer": format!("cus_ryw_{i}"), "client_reference_id": click,
                 "metadata": {}}}});
-        let body = serde_json::to_string(&ev).unwrap();
-        let sig = refgrow_server::services::stripe::sign(
-            body.as_bytes(),
-            SECRET,
-            app.state.clock.now_ms() / 1000,
-        );
-        let res = app
-            .http
-            .post(format!(
-                "{}/v1/integrations/stripe/{}/webhook",
-                app.base, app.program_id
-            ))
-            .header("content-type", "application/json")
-            .header("stripe-signature", sig)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let r = to_resp(res).await;
+        let r = send_stripe_event(&app, SECRET, &ev).await;
         assert_eq!(r.status, StatusCode::OK, "run {i}: {}", r.text);
         let outcome = r.data()["outcome"].as_str().unwrap_or("");
         assert!(

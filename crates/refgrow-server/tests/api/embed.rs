@@ -9,7 +9,7 @@ use refgrow_client::Client;
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{invite, spawn_app, TestApp};
 
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
@@ -28,12 +28,7 @@ async fn page(
     app: &TestApp,
     path_and_query: &str,
 ) -> (StatusCode, reqwest::header::HeaderMap, String) {
-    let res = app
-        .http
-        .get(format!("{}{path_and_query}", app.base))
-        .send()
-        .await
-        .unwrap();
+    let res = app.visit(path_and_query).await;
     let status = res.status();
     let headers = res.headers().clone();
     (status, headers, res.text().await.unwrap())
@@ -427,16 +422,7 @@ async fn the_accept_url_is_a_page_that_accepts() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::GONE);
     assert!(res.text().await.unwrap().contains("cancelled"));
-    let r = app
-        .post(
-            "/v1/affiliates/invitations",
-            json!({"emails": ["late@x.io"]}),
-        )
-        .await;
-    let late = r.data()["invitations"][0]["acceptUrl"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let late = invite(&app, json!({"emails": ["late@x.io"]})).await;
     app.state.clock.advance(Duration::days(15));
     let res = app.http.get(&late).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::GONE);

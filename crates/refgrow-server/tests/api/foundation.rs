@@ -8,33 +8,16 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn health_and_readiness() {
     let app = spawn_app().await;
-    let r = app
-        .http
-        .get(format!("{}/healthz", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = app.visit("/healthz").await;
     assert_eq!(r.status(), StatusCode::OK);
-    let r = app
-        .http
-        .get(format!("{}/readyz", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = app.visit("/readyz").await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn keys_are_required_and_checked() {
     let app = spawn_app().await;
-    let r = crate::helpers::to_resp(
-        app.http
-            .get(format!("{}/v1/program", app.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = crate::helpers::to_resp(app.visit("/v1/program").await).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.code(), "authentication_error");
     assert_eq!(r.body["success"], json!(false));

@@ -262,6 +262,45 @@ impl TestApp {
         to_resp(res).await
     }
 
+    /// `GET {base}{path}` without a key, as a visitor following a link (redirects are not
+    /// followed).
+    pub async fn visit(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Sends `POST {path}` with the key and these headers from a task of its own, to race
+    /// other requests.
+    pub fn spawn_post(
+        &self,
+        path: &str,
+        body: Value,
+        headers: &[(&str, String)],
+    ) -> tokio::task::JoinHandle<Resp> {
+        let mut rb = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .bearer_auth(&self.key)
+            .json(&body);
+        for (k, v) in headers {
+            rb = rb.header(*k, v);
+        }
+        tokio::spawn(async move { to_resp(rb.send().await.expect("request sent")).await })
+    }
+
+    /// `GET {path}` with the key, the answer as it came (for bodies that are not JSON).
+    pub async fn get_raw(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{}", self.base, path))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     pub async fn get(&self, path: &str) -> Resp {
         self.req(reqwest::Method::GET, path, None).await
     }
@@ -352,4 +391,54 @@ pub async fn sale(app: &TestApp, aff: &Value, amount: &str, currency: &str, orde
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     r.data().clone()
+}
+
+/// `POST /v1/integrations/stripe/{program}/webhook` with `body` and this `Stripe-Signature`.
+pub async fn post_stripe_webhook(app: &TestApp, body: &str, signature: &str) -> Resp {
+    let res = app
+        .http
+        .post(format!(
+            "{}/v1/integrations/stripe/{}/webhook",
+            app.base, app.program_id
+        ))
+        .header("content-type", "application/json")
+        .header("stripe-signature", signature)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    to_resp(res).await
+}
+
+/// Sends a Stripe event signed with `secret` at the server's clock, as Stripe sends it.
+pub async fn send_stripe_event(app: &TestApp, secret: &str, event: &Value) -> Resp {
+    let body = serde_json::to_string(event).unwrap();
+    let t = app.state.clock.now_ms() / 1000;
+    let sig = refgrow_server::services::stripe::sign(body.as_bytes(), secret, t);
+    post_stripe_webhook(app, &body, &sig).await
+}
+
+/// Turns on the Stripe integration with this webhook secret and a 20% recurring commission;
+/// returns the answer of `PATCH /v1/program`.
+pub async fn stripe_setup(app: &TestApp, secret: &str) -> Resp {
+    let r = app
+        .patch(
+            "/v1/program",
+            json!({"stripeWebhookSecret": secret,
+            "commission": {"type": "percentage", "rate": 20, "recurring": {"months": null}}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r
+}
+
+/// Invites as `body` says (`POST /v1/affiliates/invitations`); returns the `acceptUrl` of the
+/// first invitation made.
+pub async fn invite(app: &TestApp, body: Value) -> String {
+    let r = app.post("/v1/affiliates/invitations", body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    r.data()["invitations"][0]["acceptUrl"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }

@@ -6,7 +6,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, stripe_setup, TestApp};
 
 const SECRET: &str = "whsec_refgrow_integrity";
 
@@ -110,24 +110,15 @@ async fn concurrent_partial_refunds_and_stripe_refunds_apply_once_each() {
     // Twelve partial refunds of 10.00 at once: exactly ten fit.
     let mut tasks = Vec::new();
     for i in 0..12 {
-        let http = app.http.clone();
-        let url = format!("{}/v1/conversions/{conv}/refunds", app.base);
-        let key = app.key.clone();
-        tasks.push(tokio::spawn(async move {
-            let res = http
-                .post(url)
-                .bearer_auth(key)
-                .header("idempotency-key", format!("refund-{i}"))
-                .json(&json!({"amount": 10}))
-                .send()
-                .await
-                .unwrap();
-            res.status()
-        }));
+        tasks.push(app.spawn_post(
+            &format!("/v1/conversions/{conv}/refunds"),
+            json!({"amount": 10}),
+            &[("idempotency-key", format!("refund-{i}"))],
+        ));
     }
     let mut ok = 0;
     for t in tasks {
-        let st = t.await.unwrap();
+        let st = t.await.unwrap().status;
         assert!(
             st.is_success() || st == StatusCode::BAD_REQUEST || st == StatusCode::CONFLICT,
             "{st}"
@@ -144,7 +135,7 @@ async fn concurrent_partial_refunds_and_stripe_refunds_apply_once_each() {
 #[tokio::test]
 async fn two_charge_refunded_events_at_once_refund_the_sale_once() {
     let app = spawn_app().await;
-    stripe_setup(&app).await;
+    stripe_setup(&app, SECRET).await;
     let a = app.affiliate("two-ev@x.io", "Two").await;
     bind_customer(&app, &a, "cus_two").await;
     invoice(&app, "in_two", "cus_two", 4000, "usd", Some("ch_two")).await;
@@ -278,7 +269,7 @@ async fn currency_codes_must_be_iso_4217() {
 #[tokio::test]
 async fn stripe_amounts_in_usd_jpy_kwd_isk_and_huf() {
     let app = spawn_app().await;
-    stripe_setup(&app).await;
+    stripe_setup(&app, SECRET).await;
     let a = app.affiliate("cur@x.io", "Cur").await;
     // (currency, Stripe's integer amount, the sale recorded, its 20% commission)
     let cases = [
@@ -386,17 +377,6 @@ async fn reconcile_and_verify_report_a_tampered_rollup_with_its_rows() {
     assert_eq!(verify(Some(app.program_id.clone())), 2);
 }
 
-async fn stripe_setup(app: &TestApp) {
-    let r = app
-        .patch(
-            "/v1/program",
-            json!({"stripeWebhookSecret": SECRET,
-            "commission": {"type": "percentage", "rate": 20, "recurring": {"months": null}}}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-}
-
 fn stripe_event(id: &str, kind: &str, object: Value) -> Value {
     json!({"id": id, "object": "event", "api_version": "2025-01-27.acacia",
            "created": 1_700_000_000, "livemode": false, "type": kind,
@@ -404,22 +384,7 @@ fn stripe_event(id: &str, kind: &str, object: Value) -> Value {
 }
 
 async fn send_stripe(app: &TestApp, ev: &Value) -> String {
-    let body = serde_json::to_string(ev).unwrap();
-    let t = app.state.clock.now_ms() / 1000;
-    let sig = refgrow_server::services::stripe::sign(body.as_bytes(), SECRET, t);
-    let res = app
-        .http
-        .post(format!(
-            "{}/v1/integrations/stripe/{}/webhook",
-            app.base, app.program_id
-        ))
-        .header("content-type", "application/json")
-        .header("stripe-signature", sig)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let r = crate::helpers::to_resp(res).await;
+    let r = crate::helpers::send_stripe_event(app, SECRET, ev).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     s(&r.data()["outcome"])
 }

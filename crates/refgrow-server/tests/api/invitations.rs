@@ -280,19 +280,8 @@ async fn concurrent_batches_invite_an_address_once() {
     let app = spawn_app().await;
     let mut tasks = Vec::new();
     for _ in 0..4 {
-        let http = app.http.clone();
-        let url = format!("{}/v1/affiliates/invitations", app.base);
-        let key = app.key.clone();
-        tasks.push(tokio::spawn(async move {
-            let res = http
-                .post(url)
-                .bearer_auth(key)
-                .json(&json!({"emails": ["same@x.io", "also@x.io"]}))
-                .send()
-                .await
-                .expect("sent");
-            to_resp(res).await
-        }));
+        let emails = json!({"emails": ["same@x.io", "also@x.io"]});
+        tasks.push(app.spawn_post("/v1/affiliates/invitations", emails, &[]));
     }
     let mut created = 0;
     let mut skipped = 0;

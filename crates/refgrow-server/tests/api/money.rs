@@ -66,27 +66,13 @@ async fn sixteen_concurrent_identical_conversions_make_one_commission() {
     let body = json!({"referralCode": a["referralCode"], "amount": "250.00", "orderId": "race-1"});
     let mut tasks = Vec::new();
     for _ in 0..16 {
-        let http = app.http.clone();
-        let url = format!("{}/v1/referrals/convert", app.base);
-        let key = app.key.clone();
-        let body = body.clone();
-        tasks.push(tokio::spawn(async move {
-            let res = http
-                .post(url)
-                .bearer_auth(key)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = res.status();
-            let v: Value = res.json().await.unwrap();
-            (status, v["data"]["conversionId"].clone())
-        }));
+        tasks.push(app.spawn_post("/v1/referrals/convert", body.clone(), &[]));
     }
     let mut ids = std::collections::HashSet::new();
     let mut created = 0;
     for t in tasks {
-        let (status, conv) = t.await.unwrap();
+        let r = t.await.unwrap();
+        let (status, conv) = (r.status, r.data()["conversionId"].clone());
         assert!(
             status == StatusCode::CREATED || status == StatusCode::OK,
             "{status}"
@@ -104,24 +90,11 @@ async fn sixteen_concurrent_identical_conversions_make_one_commission() {
     let body = json!({"referralCode": a["referralCode"], "amount": 10});
     let mut tasks = Vec::new();
     for _ in 0..16 {
-        let http = app.http.clone();
-        let url = format!("{}/v1/referrals/convert", app.base);
-        let key = app.key.clone();
-        let body = body.clone();
-        tasks.push(tokio::spawn(async move {
-            let res = http
-                .post(url)
-                .bearer_auth(key)
-                .header("Idempotency-Key", "idem-1")
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            res.status()
-        }));
+        let idem = [("Idempotency-Key", "idem-1".to_string())];
+        tasks.push(app.spawn_post("/v1/referrals/convert", body.clone(), &idem));
     }
     for t in tasks {
-        let s = t.await.unwrap();
+        let s = t.await.unwrap().status;
         assert!(s == StatusCode::CREATED || s == StatusCode::OK, "{s}");
     }
     let list = app

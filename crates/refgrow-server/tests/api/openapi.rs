@@ -66,12 +66,7 @@ fn registered_routes() -> BTreeSet<(String, String)> {
 #[tokio::test]
 async fn every_registered_route_is_documented() {
     let app = spawn_app().await;
-    let res = app
-        .http
-        .get(format!("{}/v1/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap();
+    let res = app.visit("/v1/openapi.json").await;
     assert_eq!(res.status(), StatusCode::OK);
     let doc: Value = res.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
@@ -140,15 +135,7 @@ async fn every_documented_route_is_served() {
 #[tokio::test]
 async fn the_served_document_has_no_dangling_ref() {
     let app = spawn_app().await;
-    let doc: Value = app
-        .http
-        .get(format!("{}/v1/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.visit("/v1/openapi.json").await.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let dangling = refgrow_server::openapi::refs::dangling_refs(&doc);
     assert!(dangling.is_empty(), "dangling $refs: {dangling:#?}");
@@ -167,15 +154,7 @@ async fn the_served_document_has_no_dangling_ref() {
 #[tokio::test]
 async fn recorded_events_match_their_documented_payloads() {
     let app = spawn_app().await;
-    let doc: Value = app
-        .http
-        .get(format!("{}/v1/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.visit("/v1/openapi.json").await.json().await.unwrap();
     let aff = app
         .post(
             "/v1/affiliates",

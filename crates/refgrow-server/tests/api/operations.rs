@@ -187,12 +187,7 @@ async fn metrics_are_prometheus_text() {
     let app = spawn_app().await;
     app.get("/v1/affiliates").await;
     app.get("/v1/affiliates/aff_nope").await;
-    let res = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap();
+    let res = app.visit("/metrics").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers()["content-type"]
         .to_str()
@@ -234,12 +229,7 @@ async fn a_flood_from_one_address_records_no_more_clicks() {
     let a = app.affiliate("flood@x.io", "Flood").await;
     let code = a["referralCode"].as_str().unwrap();
     for _ in 0..10 {
-        let res = app
-            .http
-            .get(format!("{}/r/{code}", app.base))
-            .send()
-            .await
-            .unwrap();
+        let res = app.visit(&format!("/r/{code}")).await;
         assert_eq!(res.status(), StatusCode::FOUND, "visitors always land");
     }
     app.state.clicks.flush(&app.state.db).await.unwrap();

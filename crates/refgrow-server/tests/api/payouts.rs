@@ -38,13 +38,7 @@ fn s(v: &Value) -> &str {
 
 /// A GET whose answer is text (a CSV file), asserting 200.
 async fn get_text(app: &TestApp, path: &str) -> String {
-    let res = app
-        .http
-        .get(format!("{}{}", app.base, path))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap();
+    let res = app.get_raw(path).await;
     assert_eq!(res.status(), StatusCode::OK, "{path}");
     res.text().await.unwrap()
 }
@@ -454,13 +448,7 @@ async fn exports_are_paypal_and_wise_files_that_parse() {
         .find(|p| p["affiliateId"] == kim["id"])
         .unwrap();
 
-    let res = app
-        .http
-        .get(format!("{}/v1/payouts/export.csv", app.base))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap();
+    let res = app.get_raw("/v1/payouts/export.csv").await;
     assert_eq!(res.status(), StatusCode::OK);
     let ct = res.headers()["content-type"].to_str().unwrap().to_string();
     assert!(ct.starts_with("text/csv"), "{ct}");

@@ -525,12 +525,7 @@ async fn a_code_names_one_affiliate_of_one_program() {
         "{}",
         r.text
     );
-    let res = app
-        .http
-        .get(format!("{}/r/SHARED1", app.base))
-        .send()
-        .await
-        .unwrap();
+    let res = app.visit("/r/SHARED1").await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert!(res.headers()["location"]
         .to_str()
@@ -617,21 +612,11 @@ async fn unknown_codes_are_indexed_and_rate_limited_like_known_ones() {
     let code = aff["referralCode"].as_str().unwrap();
     // A burst of made-up codes from one address uses up its bucket...
     for i in 0..5 {
-        let res = app
-            .http
-            .get(format!("{}/r/NOPE{i}X", app.base))
-            .send()
-            .await
-            .unwrap();
+        let res = app.visit(&format!("/r/NOPE{i}X")).await;
         assert!(res.status().is_redirection() || res.status() == StatusCode::NOT_FOUND);
     }
     // ... so a real click right after is not recorded either.
-    let res = app
-        .http
-        .get(format!("{}/r/{code}", app.base))
-        .send()
-        .await
-        .unwrap();
+    let res = app.visit(&format!("/r/{code}")).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     app.state.clicks.flush(&app.state.db).await.unwrap();
     let n: i64 = clicks::table.count().get_result(&mut *conn(&app)).unwrap();

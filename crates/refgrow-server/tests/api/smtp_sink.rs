@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 /// A running sink.
@@ -19,6 +19,12 @@ impl Drop for SmtpSink {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Reads the next line into `line`, replacing what it held; `false` once the client is gone.
+async fn next_line(r: &mut (impl AsyncBufRead + Unpin), line: &mut String) -> bool {
+    line.clear();
+    r.read_line(line).await.unwrap_or(0) > 0
 }
 
 impl SmtpSink {
@@ -37,8 +43,7 @@ impl SmtpSink {
                     let _ = w.write_all(b"220 sink ESMTP\r\n").await;
                     let mut line = String::new();
                     loop {
-                        line.clear();
-                        if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        if !next_line(&mut r, &mut line).await {
                             return;
                         }
                         let cmd = line.trim_end().to_ascii_uppercase();
@@ -48,8 +53,7 @@ impl SmtpSink {
                             let _ = w.write_all(b"354 go on\r\n").await;
                             let mut body = String::new();
                             loop {
-                                line.clear();
-                                if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                                if !next_line(&mut r, &mut line).await {
                                     return;
                                 }
                                 if line == ".\r\n" || line == ".\n" {

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Resp, TestApp};
+use crate::helpers::{post_stripe_webhook, spawn_app, stripe_setup, TestApp};
 
 const SECRET: &str = "whsec_refgrow_test_secret";
 
@@ -30,20 +30,12 @@ fn event(id: &str, kind: &str, object: &str, set: Value) -> Value {
     ev
 }
 
-async fn post_signed(app: &TestApp, body: &str, signature: &str) -> Resp {
-    let res = app
-        .http
-        .post(format!(
-            "{}/v1/integrations/stripe/{}/webhook",
-            app.base, app.program_id
-        ))
-        .header("content-type", "application/json")
-        .header("stripe-signature", signature)
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    crate::helpers::to_resp(res).await
+/// A server whose program has the Stripe webhook secret set.
+async fn stripe_app() -> TestApp {
+    let app = spawn_app().await;
+    app.patch("/v1/program", json!({"stripeWebhookSecret": SECRET}))
+        .await;
+    app
 }
 
 /// Sends an event twice, as Stripe may: the second delivery changes nothing.
@@ -51,10 +43,10 @@ async fn deliver(app: &TestApp, ev: &Value) -> Value {
     let body = serde_json::to_string(ev).unwrap();
     let t = app.state.clock.now_ms() / 1000;
     let sig = refgrow_server::services::stripe::sign(body.as_bytes(), SECRET, t);
-    let first = post_signed(app, &body, &sig).await;
+    let first = post_stripe_webhook(app, &body, &sig).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
     assert_eq!(first.data()["duplicate"], false);
-    let again = post_signed(app, &body, &sig).await;
+    let again = post_stripe_webhook(app, &body, &sig).await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text);
     assert_eq!(again.data()["duplicate"], true);
     assert_eq!(again.data()["outcome"], first.data()["outcome"]);
@@ -79,14 +71,7 @@ async fn commissions_of(app: &TestApp, aff: &str) -> Vec<Value> {
 #[tokio::test]
 async fn checkout_invoices_refunds_and_disputes() {
     let app = spawn_app().await;
-    let r = app
-        .patch(
-            "/v1/program",
-            json!({"stripeWebhookSecret": SECRET,
-            "commission": {"type": "percentage", "rate": 20, "recurring": {"months": null}}}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = stripe_setup(&app, SECRET).await;
     assert_ne!(
         r.data()["program"]["stripeWebhookSecret"],
         SECRET,
@@ -229,9 +214,7 @@ async fn checkout_invoices_refunds_and_disputes() {
 
 #[tokio::test]
 async fn bad_and_stale_signatures_store_nothing() {
-    let app = spawn_app().await;
-    app.patch("/v1/program", json!({"stripeWebhookSecret": SECRET}))
-        .await;
+    let app = stripe_app().await;
     let ev = event(
         "evt_sig",
         "customer.created",
@@ -247,7 +230,7 @@ async fn bad_and_stale_signatures_store_nothing() {
         String::new(),
     ];
     for sig in &cases {
-        let r = post_signed(&app, &body, sig).await;
+        let r = post_stripe_webhook(&app, &body, sig).await;
         assert_eq!(
             (r.status, r.code(), r.field()),
             (
@@ -260,7 +243,7 @@ async fn bad_and_stale_signatures_store_nothing() {
         );
     }
     let sig = refgrow_server::services::stripe::sign(b"not json", SECRET, now);
-    let r = post_signed(&app, "not json", &sig).await;
+    let r = post_stripe_webhook(&app, "not json", &sig).await;
     assert_eq!((r.status, r.field()), (StatusCode::BAD_REQUEST, "body"));
     assert_eq!(stored_events(&app), 0);
     let r = app
@@ -280,9 +263,7 @@ async fn bad_and_stale_signatures_store_nothing() {
 
 #[tokio::test]
 async fn a_jpy_invoice_earns_whole_yen() {
-    let app = spawn_app().await;
-    app.patch("/v1/program", json!({"stripeWebhookSecret": SECRET}))
-        .await;
+    let app = stripe_app().await;
     let a = app.affiliate("yen@x.io", "Yen").await;
     deliver(
         &app,

@@ -90,11 +90,8 @@ async fn redirect_sets_the_cookie_and_never_leaves_the_website() {
     let a = app.affiliate("cat@x.io", "Cat").await;
     let code = a["referralCode"].as_str().unwrap();
     let res = app
-        .http
-        .get(format!("{}/r/{code}?to=/pricing%3Fplan%3Dpro", app.base))
-        .send()
-        .await
-        .unwrap();
+        .visit(&format!("/r/{code}?to=/pricing%3Fplan%3Dpro"))
+        .await;
     assert_eq!(res.status(), StatusCode::FOUND);
     let loc = res.headers()["location"].to_str().unwrap().to_string();
     assert!(
@@ -127,12 +124,7 @@ async fn redirect_sets_the_cookie_and_never_leaves_the_website() {
         );
     }
     // An unknown code lands on the website and records nothing.
-    let res = app
-        .http
-        .get(format!("{}/r/NOPE123", app.base))
-        .send()
-        .await
-        .unwrap();
+    let res = app.visit("/r/NOPE123").await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(res.headers()["location"], "https://acme.example/");
     assert!(res.headers().get("set-cookie").is_none());
