@@ -277,7 +277,10 @@ pub fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
         .map_err(StartError::Setting)?;
     let db = Db::connect_with(
         &config.database_url,
-        Duration::from_millis(config.db_pool_timeout_ms),
+        &crate::db::DbOptions {
+            pool_timeout: Duration::from_millis(config.db_pool_timeout_ms),
+            sale_writers: usize::from(config.sale_writers),
+        },
     )?;
     let secrets = crate::secrets::load(&config).map_err(|e| StartError::Setting(e.to_string()))?;
     {

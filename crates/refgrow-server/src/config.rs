@@ -238,6 +238,17 @@ pub struct Config {
     )]
     pub db_pool_timeout_ms: u64,
 
+    /// PostgreSQL: threads that write sales in batches (group commit). One is fastest on a
+    /// small machine: the queue fills while a batch commits; more write smaller batches.
+    #[arg(
+        long,
+        env = "REFGROW_SALE_WRITERS",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u16).range(1..=32),
+        global = true
+    )]
+    pub sale_writers: u16,
+
     /// The affiliate's side: dashboard tokens, magic links and email.
     #[command(flatten)]
     pub affiliate_side: AffiliateSideConfig,
@@ -347,6 +358,7 @@ impl Config {
             click_spill_path: None,
             shutdown_timeout_secs: 60,
             db_pool_timeout_ms: 2000,
+            sale_writers: 1,
             affiliate_side: AffiliateSideConfig::default(),
         }
     }

@@ -162,6 +162,32 @@ pub fn find_with_program(
     .transpose()
 }
 
+/// [`find_with_program`] for many affiliates in one query (the sale writer reads every
+/// affiliate of a batch at once), keyed by (program id, affiliate id): an affiliate is found
+/// only under its own program.
+pub fn find_many_with_program(
+    c: &mut diesel::pg::PgConnection,
+    ids: &[&str],
+) -> QueryResult<std::collections::HashMap<(String, String), SaleContext>> {
+    use super::schema::programs;
+    let rows: Vec<(AffiliateRow, super::programs::ProgramRow, String)> = affiliates::table
+        .inner_join(programs::table.on(programs::id.eq(affiliates::program_id)))
+        .filter(affiliates::id.eq_any(ids))
+        .select((
+            affiliates::all_columns,
+            programs::all_columns,
+            EnabledEndpointsJson,
+        ))
+        .load(c)?;
+    rows.into_iter()
+        .map(|(a, p, endpoints)| {
+            let endpoints: Vec<(String, Option<String>)> = serde_json::from_str(&endpoints)
+                .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
+            Ok(((a.program_id.clone(), a.id.clone()), (a, p, endpoints)))
+        })
+        .collect()
+}
+
 /// An affiliate of the program by referral code (upper-case).
 pub fn find_by_code(
     c: &mut DbConn,

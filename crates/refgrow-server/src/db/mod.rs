@@ -355,14 +355,33 @@ pub struct Db {
 /// How long a call waits for a pooled connection by default before its 503.
 pub const DEFAULT_POOL_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Settings of [`Db::connect_with`].
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// How long a call waits for a pooled connection before its 503.
+    pub pool_timeout: Duration,
+    /// PostgreSQL: threads writing sales in batches ([`sale_batch`]).
+    pub sale_writers: usize,
+}
+
+impl Default for DbOptions {
+    fn default() -> DbOptions {
+        DbOptions {
+            pool_timeout: DEFAULT_POOL_TIMEOUT,
+            sale_writers: sale_batch::WRITERS,
+        }
+    }
+}
+
 impl Db {
     /// Connects, prepares SQLite (WAL) and runs pending migrations.
     pub fn connect(url: &str) -> Result<Db, DbSetupError> {
-        Db::connect_with(url, DEFAULT_POOL_TIMEOUT)
+        Db::connect_with(url, &DbOptions::default())
     }
 
-    /// [`Db::connect`] with the longest wait for a pooled connection (`pool_timeout`).
-    pub fn connect_with(url: &str, pool_timeout: Duration) -> Result<Db, DbSetupError> {
+    /// [`Db::connect`] with settings other than the defaults.
+    pub fn connect_with(url: &str, options: &DbOptions) -> Result<Db, DbSetupError> {
+        let pool_timeout = options.pool_timeout;
         let target = parse_database_url(url)?;
         let manager = ConnectionManager::new(target.clone());
         // Fail fast with the driver's own message (wrong password, no such host, ...).
@@ -410,14 +429,14 @@ impl Db {
                 Backend::Postgres => None,
             };
         let sales = match target.backend {
-            Backend::Postgres => {
-                Some(sale_batch::SaleBatcher::start(write.clone()).map_err(|e| {
-                    DbSetupError::Connect {
+            Backend::Postgres => Some(
+                sale_batch::SaleBatcher::start(write.clone(), options.sale_writers).map_err(
+                    |e| DbSetupError::Connect {
                         backend: "PostgreSQL",
                         reason: format!("cannot start the sale writers: {e}"),
-                    }
-                })?)
-            }
+                    },
+                )?,
+            ),
             Backend::Sqlite => None,
         };
         Ok(Db {
@@ -501,17 +520,18 @@ impl Db {
         self.sales.is_some()
     }
 
-    /// Writes a sale planned outside a transaction with others in one statement (see
-    /// [`sale_batch`]); answers once it is committed: the sale back, and whether its
-    /// conversion was inserted
-    /// (false: its order id was taken, and nothing of it was written). PostgreSQL only: on
-    /// SQLite ([`Db::batches_sales`] false) sales go through [`Db::write`].
+    /// Queues a sale to be planned and written with others in one statement (see
+    /// [`sale_batch`]); answers once it is committed, or once its plan failed or answered
+    /// that it needs a transaction. `affiliate`: (program id, affiliate id) whose sale
+    /// context the writer reads for the plan with the batch. PostgreSQL only: on SQLite
+    /// ([`Db::batches_sales`] false) sales go through [`Db::write`].
     pub async fn write_sale(
         &self,
-        sale: sales::SaleWrite,
-    ) -> Result<(sales::SaleWrite, bool), ApiError> {
+        affiliate: Option<(String, String)>,
+        plan: sale_batch::Plan,
+    ) -> Result<sale_batch::Outcome, ApiError> {
         match &self.sales {
-            Some(b) => self.guard(b.write(sale)).await,
+            Some(b) => self.guard(b.write(affiliate, plan)).await,
             None => Err(ApiError::internal("sale batches are for PostgreSQL")),
         }
     }

@@ -2,7 +2,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use diesel::Connection;
 use refgrow_types::api as dto;
 use refgrow_types::api::{
     normalize_referral_code, AffiliateList, AffiliateResponse, AffiliateSource, AffiliateStatus,
@@ -217,20 +216,18 @@ async fn patch(
     let affiliate = state
         .db
         .write(move |c| {
-            c.transaction(|c| {
-                let prog = program::load(c, &auth.program_id)?;
-                let (row, _status_changed) =
-                    affiliates::update(c, &auth.program_id, id.as_str(), body, now)?;
-                crate::services::events::affiliate_changed(
-                    c,
-                    &prog,
-                    &row,
-                    "affiliate.updated",
-                    &base,
-                    now,
-                )?;
-                affiliates::to_dto_of(c, &row, &prog, &base)
-            })
+            let prog = program::load(c, &auth.program_id)?;
+            let (row, _status_changed) =
+                affiliates::update(c, &auth.program_id, id.as_str(), body, now)?;
+            crate::services::events::affiliate_changed(
+                c,
+                &prog,
+                &row,
+                "affiliate.updated",
+                &base,
+                now,
+            )?;
+            affiliates::to_dto_of(c, &row, &prog, &base)
         })
         .await?;
     state.clicks.invalidate_codes();

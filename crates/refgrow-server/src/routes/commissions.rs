@@ -305,16 +305,14 @@ async fn set_status(
     let row = state
         .db
         .write(move |c| {
-            c.transaction(|c| {
-                crate::services::approval::set_status(
-                    c,
-                    &auth.program_id,
-                    id.as_str(),
-                    body.status,
-                    body.reason,
-                    now,
-                )
-            })
+            crate::services::approval::set_status(
+                c,
+                &auth.program_id,
+                id.as_str(),
+                body.status,
+                body.reason,
+                now,
+            )
         })
         .await?;
     Ok(ok(CommissionResponse {
@@ -354,9 +352,7 @@ pub(crate) async fn reverse(
     let (row, adjustment) = state
         .db
         .write(move |c| {
-            c.transaction(|c| {
-                crate::services::refunds::reverse(c, &auth.program_id, id.as_str(), q.reason, now)
-            })
+            crate::services::refunds::reverse(c, &auth.program_id, id.as_str(), q.reason, now)
         })
         .await?;
     Ok(ok(ReversalResult {

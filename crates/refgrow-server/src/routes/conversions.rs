@@ -3,7 +3,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use diesel::Connection;
 use refgrow_types::api as dto;
 use refgrow_types::api::ConversionList;
 use refgrow_types::api::{
@@ -20,6 +19,7 @@ use crate::db::affiliates as affiliate_store;
 use crate::db::commissions as commission_store;
 use crate::db::conversions as store;
 use crate::db::customers::{self as customer_store};
+use crate::db::sale_batch::Outcome;
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::extract::{
@@ -64,16 +64,18 @@ fn convert_in_tx(
     request_hash: String,
     now: i64,
 ) -> Result<Answer, ApiError> {
-    let r = attribution::sale_referrer(c, program_id, body, hint, request_hash, now)?;
+    let r = attribution::sale_referrer(c, program_id, body, hint, request_hash, now, None)?;
     let recorded = conversions::record_sale_with(c, &r.prog, r.sale, now, r.endpoints.as_deref())?;
     recorded_answer(&recorded)
 }
 
 /// A `convert` call on PostgreSQL that needs no transaction of its own: no
 /// `Idempotency-Key` (its record is written with the sale), no customer (its first payment
-/// is written with the sale), and a price that needs no lock. It is resolved and priced
-/// on a reading connection, then written with other sales in one statement
-/// ([`crate::db::sale_batch`]). None: the call needs a transaction; record it in one.
+/// is written with the sale), and a price that needs no lock. It is planned and written
+/// with other sales by the sale writer ([`crate::db::sale_batch`]): one query reads the
+/// affiliates of the batch (named by the referral code's cache hint), one statement writes
+/// the sales. A call naming a click is read and planned on a pooled connection first (its
+/// reads are its own). None: the call needs a transaction; record it in one.
 async fn convert_batched(
     state: &AppState,
     program_id: &str,
@@ -88,30 +90,55 @@ async fn convert_batched(
         hint.map(str::to_string),
         request_hash.to_string(),
     );
-    let planned = state
-        .db
-        .read(move |c| {
-            let r = attribution::sale_referrer(c, &program_id, &body, hint.as_deref(), hash, now)?;
+    let names_click = body.click_id.is_some();
+    let plan = {
+        let program_id = program_id.clone();
+        let hint = hint.clone();
+        move |c: &mut DbConn, context: Option<affiliate_store::SaleContext>| {
+            let r = attribution::sale_referrer(
+                c,
+                &program_id,
+                &body,
+                hint.as_deref(),
+                hash,
+                now,
+                context,
+            )?;
             if r.sale.customer.is_some() {
                 return Ok(None);
             }
-            let plan =
-                conversions::plan_sale(c, &r.prog, r.sale, now, r.endpoints.as_deref(), false)?;
-            Ok(plan.map(|p| (r.prog, p)))
-        })
-        .await?;
-    let Some((prog, planned)) = planned else {
-        return Ok(None);
+            conversions::plan_sale(c, &r.prog, r.sale, now, r.endpoints.as_deref(), false)
+        }
     };
-    let order = planned.conversion.order_id.clone().unwrap_or_default();
-    let hash = planned.conversion.request_hash.clone();
-    let (planned, inserted) = state.db.write_sale(planned).await?;
+    let outcome = match hint {
+        Some(id) if !names_click => {
+            state
+                .db
+                .write_sale(Some((program_id.clone(), id)), Box::new(plan))
+                .await?
+        }
+        _ => {
+            let Some(planned) = state.db.read(move |c| plan(c, None)).await? else {
+                return Ok(None);
+            };
+            state
+                .db
+                .write_sale(None, Box::new(move |_, _| Ok(Some(planned))))
+                .await?
+        }
+    };
+    let (planned, inserted) = match outcome {
+        Outcome::Written(planned, inserted) => (*planned, inserted),
+        Outcome::NeedsTransaction => return Ok(None),
+    };
     if inserted {
         return recorded_answer(&conversions::recorded(planned)).map(Some);
     }
+    let order = planned.conversion.order_id.unwrap_or_default();
+    let hash = planned.conversion.request_hash;
     let recorded = state
         .db
-        .read(move |c| conversions::replay_of(c, &prog, &order, &hash))
+        .read(move |c| conversions::replay_of(c, &program_id, &order, &hash))
         .await?;
     recorded_answer(&recorded).map(Some)
 }
@@ -328,30 +355,28 @@ pub async fn reverse_transaction(
     let result = state
         .db
         .write(move |c| {
-            c.transaction(|c| {
-                let prog = program::load(c, &auth.program_id)?;
-                let conv = store::find_by_order(c, &prog.id, &key)?
-                    .ok_or_else(|| ApiError::not_found("transaction"))?;
-                if conv.refunded_minor >= conv.amount_minor {
-                    // Reversed before: deleting again changes nothing.
-                    let commissions = commission_store::of_conversion(c, &conv.id)?;
-                    return Ok(refund_result(refunds::Refunded {
-                        conversion: conv,
-                        commissions,
-                        adjustments: Vec::new(),
-                    }));
-                }
-                let r = refunds::refund(
-                    c,
-                    &prog,
-                    &conv.id,
-                    None,
-                    Some("transaction deleted".into()),
-                    Some(format!("delete:{key}")),
-                    now,
-                )?;
-                Ok(refund_result(r))
-            })
+            let prog = program::load(c, &auth.program_id)?;
+            let conv = store::find_by_order(c, &prog.id, &key)?
+                .ok_or_else(|| ApiError::not_found("transaction"))?;
+            if conv.refunded_minor >= conv.amount_minor {
+                // Reversed before: deleting again changes nothing.
+                let commissions = commission_store::of_conversion(c, &conv.id)?;
+                return Ok(refund_result(refunds::Refunded {
+                    conversion: conv,
+                    commissions,
+                    adjustments: Vec::new(),
+                }));
+            }
+            let r = refunds::refund(
+                c,
+                &prog,
+                &conv.id,
+                None,
+                Some("transaction deleted".into()),
+                Some(format!("delete:{key}")),
+                now,
+            )?;
+            Ok(refund_result(r))
         })
         .await?;
     Ok(ok(result))

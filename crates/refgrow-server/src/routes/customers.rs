@@ -3,7 +3,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use diesel::Connection;
 use refgrow_types::api as dto;
 use refgrow_types::api::{CreateCustomer, CustomerResponse, IgnoredSignup, UpdateCustomer};
 
@@ -152,7 +151,7 @@ async fn patch(
     check_key(&key)?;
     let customer = state
         .db
-        .write(move |c| c.transaction(|c| customers::update(c, &auth.program_id, &key, body)))
+        .write(move |c| customers::update(c, &auth.program_id, &key, body))
         .await?;
     Ok(ok(CustomerResponse {
         customer: customers::to_dto(&customer),
@@ -185,12 +184,10 @@ pub async fn delete_customer(
     let customer = state
         .db
         .write(move |c| {
-            c.transaction(|c| {
-                let row = store::find_by_key(c, &auth.program_id, &key)?
-                    .ok_or_else(|| ApiError::not_found("customer"))?;
-                store::delete(c, &row.id)?;
-                Ok(row)
-            })
+            let row = store::find_by_key(c, &auth.program_id, &key)?
+                .ok_or_else(|| ApiError::not_found("customer"))?;
+            store::delete(c, &row.id)?;
+            Ok(row)
         })
         .await?;
     Ok(ok(CustomerResponse {

@@ -58,17 +58,14 @@ async fn patch(
     let program = state
         .db
         .write(move |c| {
-            use diesel::Connection;
-            c.transaction(|c| {
-                let origins = body.embed_origins.clone();
-                let row = program::update(c, &sealer, &auth.program_id, body, now)?;
-                let mut program = program::to_dto(&row, &sealer)?;
-                program.embed_origins = match origins {
-                    Some(list) => crate::services::embed::set_origins(c, &row.id, &list, now)?,
-                    None => crate::services::embed::origins(c, &row.id)?,
-                };
-                Ok(program)
-            })
+            let origins = body.embed_origins.clone();
+            let row = program::update(c, &sealer, &auth.program_id, body, now)?;
+            let mut program = program::to_dto(&row, &sealer)?;
+            program.embed_origins = match origins {
+                Some(list) => crate::services::embed::set_origins(c, &row.id, &list, now)?,
+                None => crate::services::embed::origins(c, &row.id)?,
+            };
+            Ok(program)
         })
         .await?;
     state.clicks.invalidate_codes();

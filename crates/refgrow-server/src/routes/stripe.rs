@@ -3,7 +3,6 @@
 
 use actix_web::dev::Payload;
 use actix_web::{web, HttpRequest, HttpResponse};
-use diesel::Connection;
 use refgrow_types::ProgramId;
 use serde::Serialize;
 
@@ -85,20 +84,18 @@ async fn webhook(
     let handled = state
         .db
         .write(move |c| {
-            c.transaction(|c| {
-                let prog = program::load(c, program_id.as_str())?;
-                let event_id = event
-                    .get("id")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_string();
-                let h = stripe::handle_event(c, &prog, &event, &raw, now)?;
-                Ok(Received {
-                    received: true,
-                    event_id,
-                    duplicate: h.duplicate,
-                    outcome: h.outcome,
-                })
+            let prog = program::load(c, program_id.as_str())?;
+            let event_id = event
+                .get("id")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string();
+            let h = stripe::handle_event(c, &prog, &event, &raw, now)?;
+            Ok(Received {
+                received: true,
+                event_id,
+                duplicate: h.duplicate,
+                outcome: h.outcome,
             })
         })
         .await?;

@@ -1,7 +1,6 @@
 //! `/v1/webhook-endpoints`: endpoints, their secrets, test events and deliveries.
 
 use actix_web::{web, HttpResponse};
-use diesel::Connection;
 use refgrow_types::api as dto;
 use refgrow_types::api::{
     CreateWebhookEndpoint, DeliveryStatus, UpdateWebhookEndpoint, WebhookDeliveryList,
@@ -148,9 +147,7 @@ async fn update(
     let now = state.clock.now_ms();
     let row = state
         .db
-        .write(move |c| {
-            c.transaction(|c| service::update(c, &auth.program_id, id.as_str(), body, now))
-        })
+        .write(move |c| service::update(c, &auth.program_id, id.as_str(), body, now))
         .await?;
     Ok(ok(answer(&row, false)))
 }
@@ -171,11 +168,9 @@ async fn delete(
     let row = state
         .db
         .write(move |c| {
-            c.transaction(|c| {
-                let row = service::load(c, &auth.program_id, id.as_str())?;
-                store::delete_endpoint(c, &row.id)?;
-                Ok(row)
-            })
+            let row = service::load(c, &auth.program_id, id.as_str())?;
+            store::delete_endpoint(c, &row.id)?;
+            Ok(row)
         })
         .await?;
     Ok(ok(answer(&row, false)))
@@ -202,9 +197,7 @@ async fn rotate_secret(
     let row = state
         .db
         .write(move |c| {
-            c.transaction(|c| {
-                service::rotate_secret(c, &sealer, &auth.program_id, id.as_str(), grace_ms, now)
-            })
+            service::rotate_secret(c, &sealer, &auth.program_id, id.as_str(), grace_ms, now)
         })
         .await?;
     Ok(ok(answer(&row, true)))
@@ -227,12 +220,10 @@ async fn test(
     let result = state
         .db
         .write(move |c| {
-            c.transaction(|c| {
-                let (event, delivery) = service::send_test(c, &auth.program_id, id.as_str(), now)?;
-                Ok(WebhookTestResult {
-                    delivery: service::delivery_to_dto(&delivery, &event.event_type),
-                    event: service::event_to_dto(&event)?,
-                })
+            let (event, delivery) = service::send_test(c, &auth.program_id, id.as_str(), now)?;
+            Ok(WebhookTestResult {
+                delivery: service::delivery_to_dto(&delivery, &event.event_type),
+                event: service::event_to_dto(&event)?,
             })
         })
         .await?;
@@ -309,13 +300,10 @@ async fn retry(
     let delivery = state
         .db
         .write(move |c| {
-            c.transaction(|c| {
-                let row =
-                    service::retry(c, &auth.program_id, id.as_str(), delivery_id.as_str(), now)?;
-                let mut dto = service::deliveries_to_dto(c, std::slice::from_ref(&row))?;
-                dto.pop()
-                    .ok_or_else(|| ApiError::internal("a delivery vanished"))
-            })
+            let row = service::retry(c, &auth.program_id, id.as_str(), delivery_id.as_str(), now)?;
+            let mut dto = service::deliveries_to_dto(c, std::slice::from_ref(&row))?;
+            dto.pop()
+                .ok_or_else(|| ApiError::internal("a delivery vanished"))
         })
         .await?;
     Ok(ok(WebhookDeliveryResponse { delivery }))

@@ -7,7 +7,7 @@
 use refgrow_types::api::{Attribution, CreateConversion};
 
 use crate::clock::DAY_MS;
-use crate::db::affiliates::{self, AffiliateRow};
+use crate::db::affiliates::{self, AffiliateRow, SaleContext};
 use crate::db::customers::{self as customer_store, CustomerRow};
 use crate::db::programs::ProgramRow;
 use crate::db::DbConn;
@@ -110,7 +110,8 @@ pub struct Resolved {
 /// Who referred a sale of `POST /v1/referrals/convert`: the click (inside the program's
 /// window), else the referral code (through the click path's cache hint), else the
 /// customer's binding; and the checks on it (self-referral). Writes only when the body names a
-/// new customer (`customer.key`), which it binds.
+/// new customer (`customer.key`), which it binds. `prefetched`: the hinted affiliate's sale
+/// context when the caller read it already (the sale writer reads a batch's at once).
 pub fn sale_referrer(
     c: &mut DbConn,
     program_id: &str,
@@ -118,13 +119,15 @@ pub fn sale_referrer(
     hint: Option<&str>,
     request_hash: String,
     now: i64,
+    prefetched: Option<SaleContext>,
 ) -> Result<Resolved, ApiError> {
     // On PostgreSQL the program and the affiliate the click path's cache named are read
     // together (SQLite caches the program in memory).
     let mut by_hint = None;
     let mut endpoints = None;
-    let found = match (hint, &mut *c) {
-        (Some(id), DbConn::Pg(pg)) => affiliates::find_with_program(pg, program_id, id)?,
+    let found = match (prefetched, hint, &mut *c) {
+        (Some(ctx), Some(id), _) if ctx.0.id == id && ctx.0.program_id == program_id => Some(ctx),
+        (_, Some(id), DbConn::Pg(pg)) => affiliates::find_with_program(pg, program_id, id)?,
         _ => None,
     };
     let prog = match found {

@@ -74,11 +74,11 @@ fn status_blocks_earning(aff: &AffiliateRow) -> Option<String> {
 /// was recorded with other values (`request_hash`).
 pub fn replay_of(
     c: &mut DbConn,
-    prog: &ProgramRow,
+    program_id: &str,
     order_id: &str,
     request_hash: &str,
 ) -> Result<Recorded, ApiError> {
-    let existing = store::find_by_order(c, &prog.id, order_id)?
+    let existing = store::find_by_order(c, program_id, order_id)?
         .ok_or_else(|| ApiError::internal("conversion vanished after a conflict"))?;
     if existing.request_hash != request_hash {
         return Err(ApiError::conflict(
@@ -180,7 +180,7 @@ pub fn record_sale_with(
         }
     };
     if !inserted {
-        return replay_of(c, prog, &order, &request_hash);
+        return replay_of(c, &prog.id, &order, &request_hash);
     }
     if let Some(mut cu) = customer {
         if cu.first_payment_at.is_none() {

@@ -60,7 +60,7 @@ pub fn spawn(state: AppState) {
 }
 
 /// How often the deltas of sales are folded into the rollups and counters.
-pub const FOLD_EVERY: Duration = Duration::from_millis(200);
+pub const FOLD_EVERY: Duration = Duration::from_millis(1000);
 
 /// Folds every delta waiting now, in transactions of [`stats_deltas::FOLD_BATCH`]. Returns
 /// how many were folded.

@@ -119,7 +119,7 @@ async fn concurrent_sales_on_one_affiliate_count_exactly() {
     let bodies: Vec<Value> = (0..n)
         .map(|i| json!({"referralCode": a["referralCode"], "amount": "12.34", "orderId": format!("hot-{i}")}))
         .collect();
-    // Folds run meanwhile, as in production (every 200 ms), and once more by hand mid-way.
+    // Folds run meanwhile, as in production (every second), and once more by hand mid-way.
     let apps = [&app];
     let sending = send_all(&apps, "/v1/referrals/convert", bodies, 48);
     let (answers, _) = tokio::join!(sending, async {
@@ -157,6 +157,53 @@ async fn concurrent_sales_on_one_affiliate_count_exactly() {
         ))
         .await;
     assert_eq!(list.data()["total"], 240);
+}
+
+/// Sales of several affiliates in one batch (on PostgreSQL the sale writer reads their
+/// rows together): each sale is priced by its own affiliate's row, and a suspended
+/// affiliate's sales earn nothing while the others' earn.
+#[tokio::test]
+async fn concurrent_sales_of_several_affiliates_are_priced_each_by_its_own() {
+    let app = spawn_app().await;
+    let ok1 = app.affiliate("one@x.io", "One").await;
+    let ok2 = app.affiliate("two@x.io", "Two").await;
+    let off = app.affiliate("off@x.io", "Off").await;
+    let r = app
+        .patch(
+            &format!("/v1/affiliates/{}", s(&off["id"])),
+            json!({"status": "suspended", "suspendedReason": "fraud review"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let affiliates = [&ok1, &ok2, &off];
+    let bodies: Vec<Value> = (0..90)
+        .map(|i| {
+            let a = affiliates[i % 3];
+            json!({"referralCode": a["referralCode"], "amount": "10.00", "orderId": format!("mix-{i}")})
+        })
+        .collect();
+    let answers = send_all(&[&app], "/v1/referrals/convert", bodies, 30).await;
+    for (i, (status, body)) in answers.iter().enumerate() {
+        assert_eq!(*status, StatusCode::CREATED, "{body}");
+        let (a, sale) = (affiliates[i % 3], &body["data"]);
+        assert_eq!(sale["affiliateId"], a["id"], "{body}");
+        if i % 3 == 2 {
+            assert_eq!(sale["commission"].to_string(), "0.00", "{body}");
+            assert_eq!(sale["noCommissionReason"], "affiliate_suspended", "{body}");
+        } else {
+            assert_eq!(sale["commission"].to_string(), "2.00", "{body}");
+            assert!(sale["noCommissionReason"].is_null(), "{body}");
+        }
+    }
+    for (a, earning) in [(&ok1, 30), (&ok2, 30), (&off, 0)] {
+        let got = app.get(&format!("/v1/affiliates/{}", s(&a["id"]))).await;
+        assert_eq!(
+            got.data()["affiliate"]["conversionCount"],
+            earning,
+            "{}",
+            got.text
+        );
+    }
 }
 
 #[tokio::test]
