@@ -2,13 +2,11 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use diesel::Connection;
 use refgrow_types::api as dto;
 use refgrow_types::api::{
-    CommissionKind, CommissionList, CommissionResponse, CommissionStatus, CreateCommission,
-    ReversalResult, UpdateCommissionStatus,
+    CommissionList, CommissionResponse, CommissionStatus, CreateCommission, ReversalResult,
+    UpdateCommissionStatus,
 };
-use refgrow_types::money::Money;
 use refgrow_types::{AffiliateId, CommissionId};
 use serde::Deserialize;
 
@@ -18,14 +16,11 @@ use crate::db::commissions::{self as store, Filter};
 use crate::error::ApiError;
 use crate::extract::{check_len, page, path_id, ApiJson, ApiQuery};
 use crate::idempotency::{fingerprint, write_once, Answer};
-use crate::idgen::new_id;
 use crate::openapi::doc::{
     paging, query_params, status, text, time_range, Created, IdempotencyKey, Success,
 };
 use crate::routes::Routes;
-use crate::services::commissions::{self, NewCommission};
-use crate::services::conversions::{self, NewSale};
-use crate::services::{affiliates, program};
+use crate::services::commissions;
 use crate::state::AppState;
 use crate::validate::parse_range;
 
@@ -180,110 +175,18 @@ pub async fn create_commission(
     let now = state.clock.now_ms();
     let program_id = auth.program_id.clone();
     write_once(&state, &req, &auth.program_id, print, move |c| {
-        let prog = program::load(c, &program_id)?;
-        let currency = program::currency(&prog);
-        let amount = Money::from_major(given.value(), currency)
-            .map_err(|e| ApiError::invalid(field, e.to_string()))?;
-        if amount.minor == 0 {
-            return Err(ApiError::invalid(field, "must be above zero"));
-        }
-        let aff = affiliates::load(c, &prog.id, body.affiliate_id.as_str())
-            .map_err(|_| ApiError::invalid("affiliateId", "no such affiliate in this program"))?;
-        if aff.status != "active" {
-            return Err(ApiError::conflict(format!(
-                "This affiliate is {} and cannot earn commissions; only active affiliates earn",
-                aff.status
-            ))
-            .with_details(serde_json::json!({"field": "affiliateId", "issue": format!("affiliate is {}", aff.status)})));
-        }
-        if field == "saleAmount" {
-            return sale_commission(c, &prog, aff, &body, amount, hash, now);
-        }
-        let dedupe = match &body.order_id {
-            Some(o) => format!("manual:{o}"),
-            None => format!("manual:{}", new_id("")),
+        let (row, replay) =
+            commissions::create_manual(c, &program_id, &body, field, given, hash, now)?;
+        let answer = CommissionResponse {
+            commission: commissions::to_dto(&row),
         };
-        let inserted = c.transaction(|c| {
-            commissions::insert(
-                c,
-                NewCommission {
-                    program_id: &prog.id,
-                    affiliate_id: &aff.id,
-                    conversion_id: None,
-                    order_id: body.order_id.as_deref(),
-                    kind: CommissionKind::Manual,
-                    dedupe_key: dedupe.clone(),
-                    request_hash: Some(hash.clone()),
-                    amount,
-                    conversion_amount: None,
-                    description: body.description.clone(),
-                    source_commission_id: None,
-                    approved: prog.hold_days <= 0,
-                },
-                now,
-            )
-        });
-        match inserted {
-            Ok(row) => Answer::new(StatusCode::CREATED, &CommissionResponse { commission: commissions::to_dto(&row) }),
-            Err(e) if e.code == refgrow_types::ErrorCode::Conflict => {
-                let existing = store::find_by_dedupe(c, &prog.id, &dedupe)?
-                    .ok_or_else(|| ApiError::internal("commission vanished after a conflict"))?;
-                if existing.request_hash.as_deref() != Some(hash.as_str()) {
-                    return Err(ApiError::conflict("A manual commission with this orderId already exists with other values")
-                        .with_details(serde_json::json!({"field": "orderId", "issue": "already used"})));
-                }
-                Answer::replay(&CommissionResponse { commission: commissions::to_dto(&existing) })
-            }
-            Err(e) => Err(e),
+        if replay {
+            Answer::replay(&answer)
+        } else {
+            Answer::new(StatusCode::CREATED, &answer)
         }
     })
     .await
-}
-
-/// Records `saleAmount` as a sale of the affiliate (the same path as every sale: the
-/// program's rule, tiers, per-product rules, the second tier, `orderId` idempotency) and
-/// answers with the affiliate's commission.
-fn sale_commission(
-    c: &mut crate::db::DbConn,
-    prog: &crate::db::programs::ProgramRow,
-    aff: crate::db::affiliates::AffiliateRow,
-    body: &CreateCommission,
-    amount: Money,
-    hash: String,
-    now: i64,
-) -> Result<Answer, ApiError> {
-    let aff_id = aff.id.clone();
-    let recorded = conversions::record_sale(
-        c,
-        prog,
-        NewSale {
-            affiliate: aff,
-            customer: None,
-            order_id: body.order_id.clone(),
-            request_hash: hash,
-            amount,
-            product_id: body.product_id.clone(),
-        },
-        now,
-    )?;
-    let own = recorded
-        .commissions
-        .iter()
-        .find(|cm| cm.affiliate_id == aff_id)
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "saleAmount",
-                "the program's commission rule pays nothing for this sale",
-            )
-        })?;
-    let answer = CommissionResponse {
-        commission: commissions::to_dto(own),
-    };
-    if recorded.replay {
-        Answer::replay(&answer)
-    } else {
-        Answer::new(StatusCode::CREATED, &answer)
-    }
 }
 
 #[utoipa::path(

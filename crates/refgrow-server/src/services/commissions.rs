@@ -193,3 +193,105 @@ pub fn effective_amount(c: &mut DbConn, row: &CommissionRow) -> Result<i64, ApiE
         Ok(row.amount_minor)
     }
 }
+
+/// `POST /v1/commissions` once its body is checked: a manual commission of `given` to the
+/// affiliate (`field` "amount"), idempotent by `orderId`; or (`field` "saleAmount") a sale
+/// of the affiliate of `given`, recorded as every sale is (the program's rule, tiers,
+/// per-product rules, the second tier, `orderId` idempotency), answered by the affiliate's
+/// commission. Returns the commission and whether it was recorded before (a replay of the
+/// same request).
+pub fn create_manual(
+    c: &mut DbConn,
+    program_id: &str,
+    body: &refgrow_types::api::CreateCommission,
+    field: &'static str,
+    given: refgrow_types::Amount,
+    request_hash: String,
+    now: i64,
+) -> Result<(CommissionRow, bool), ApiError> {
+    use diesel::Connection;
+    let prog = crate::services::program::load(c, program_id)?;
+    let amount = Money::from_major(given.value(), crate::services::program::currency(&prog))
+        .map_err(|e| ApiError::invalid(field, e.to_string()))?;
+    if amount.minor == 0 {
+        return Err(ApiError::invalid(field, "must be above zero"));
+    }
+    let aff = crate::services::affiliates::load(c, &prog.id, body.affiliate_id.as_str())
+        .map_err(|_| ApiError::invalid("affiliateId", "no such affiliate in this program"))?;
+    if aff.status != "active" {
+        return Err(ApiError::conflict(format!(
+            "This affiliate is {} and cannot earn commissions; only active affiliates earn",
+            aff.status
+        ))
+        .with_details(
+            serde_json::json!({"field": "affiliateId", "issue": format!("affiliate is {}", aff.status)}),
+        ));
+    }
+    if field == "saleAmount" {
+        let aff_id = aff.id.clone();
+        let recorded = crate::services::conversions::record_sale(
+            c,
+            &prog,
+            crate::services::conversions::NewSale {
+                affiliate: aff,
+                customer: None,
+                order_id: body.order_id.clone(),
+                request_hash,
+                amount,
+                product_id: body.product_id.clone(),
+            },
+            now,
+        )?;
+        let own = recorded
+            .commissions
+            .into_iter()
+            .find(|cm| cm.affiliate_id == aff_id)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "saleAmount",
+                    "the program's commission rule pays nothing for this sale",
+                )
+            })?;
+        return Ok((own, recorded.replay));
+    }
+    let dedupe = match &body.order_id {
+        Some(o) => format!("manual:{o}"),
+        None => format!("manual:{}", new_id("")),
+    };
+    // A savepoint: a taken order id fails the insert, and the replay is read after it.
+    let inserted = c.transaction(|c| {
+        insert(
+            c,
+            NewCommission {
+                program_id: &prog.id,
+                affiliate_id: &aff.id,
+                conversion_id: None,
+                order_id: body.order_id.as_deref(),
+                kind: CommissionKind::Manual,
+                dedupe_key: dedupe.clone(),
+                request_hash: Some(request_hash.clone()),
+                amount,
+                conversion_amount: None,
+                description: body.description.clone(),
+                source_commission_id: None,
+                approved: prog.hold_days <= 0,
+            },
+            now,
+        )
+    });
+    match inserted {
+        Ok(row) => Ok((row, false)),
+        Err(e) if e.code == refgrow_types::ErrorCode::Conflict => {
+            let existing = store::find_by_dedupe(c, &prog.id, &dedupe)?
+                .ok_or_else(|| ApiError::internal("commission vanished after a conflict"))?;
+            if existing.request_hash.as_deref() != Some(request_hash.as_str()) {
+                return Err(ApiError::conflict(
+                    "A manual commission with this orderId already exists with other values",
+                )
+                .with_details(serde_json::json!({"field": "orderId", "issue": "already used"})));
+            }
+            Ok((existing, true))
+        }
+        Err(e) => Err(e),
+    }
+}
