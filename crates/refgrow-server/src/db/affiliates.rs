@@ -154,12 +154,16 @@ pub fn find_with_program(
         ))
         .first(c)
         .optional()?;
-    row.map(|(a, p, endpoints)| {
-        let endpoints: Vec<(String, Option<String>)> = serde_json::from_str(&endpoints)
-            .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
-        Ok((a, p, endpoints))
-    })
-    .transpose()
+    row.map(sale_context).transpose()
+}
+
+/// A row of the sale path's query, its endpoints decoded from their JSON.
+fn sale_context(
+    (a, p, endpoints): (AffiliateRow, super::programs::ProgramRow, String),
+) -> QueryResult<SaleContext> {
+    let endpoints: Vec<(String, Option<String>)> = serde_json::from_str(&endpoints)
+        .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
+    Ok((a, p, endpoints))
 }
 
 /// [`find_with_program`] for many affiliates in one query (the sale writer reads every
@@ -180,10 +184,9 @@ pub fn find_many_with_program(
         ))
         .load(c)?;
     rows.into_iter()
-        .map(|(a, p, endpoints)| {
-            let endpoints: Vec<(String, Option<String>)> = serde_json::from_str(&endpoints)
-                .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
-            Ok(((a.program_id.clone(), a.id.clone()), (a, p, endpoints)))
+        .map(|row| {
+            let ctx = sale_context(row)?;
+            Ok(((ctx.0.program_id.clone(), ctx.0.id.clone()), ctx))
         })
         .collect()
 }

@@ -7,7 +7,7 @@
 use diesel::prelude::*;
 
 use super::schema::idempotency_keys as ik;
-use super::{is_unique_violation, DbConn};
+use super::DbConn;
 
 /// What a claim found.
 #[derive(Debug)]
@@ -28,7 +28,7 @@ pub fn claim(
     request_hash: &str,
     now: i64,
 ) -> QueryResult<Claim> {
-    let inserted = super::guarded(c, |c| {
+    let inserted = super::insert_unless_taken(c, |c| {
         super::direct!(c, |c| diesel::insert_into(ik::table)
             .values((
                 ik::program_id.eq(program_id),
@@ -40,21 +40,18 @@ pub fn claim(
             ))
             .execute(c))
     });
-    match inserted {
-        Ok(_) => Ok(Claim::Fresh),
-        Err(e) if is_unique_violation(&e) => {
-            let (hash, status, body): (String, i32, String) = ik::table
-                .filter(ik::program_id.eq(program_id))
-                .filter(ik::idem_key.eq(key))
-                .select((ik::request_hash, ik::status_code, ik::response_body))
-                .first(c)?;
-            if hash == request_hash {
-                Ok(Claim::Replay(status.clamp(0, 999) as u16, body))
-            } else {
-                Ok(Claim::Mismatch)
-            }
-        }
-        Err(e) => Err(e),
+    if inserted? {
+        return Ok(Claim::Fresh);
+    }
+    let (hash, status, body): (String, i32, String) = ik::table
+        .filter(ik::program_id.eq(program_id))
+        .filter(ik::idem_key.eq(key))
+        .select((ik::request_hash, ik::status_code, ik::response_body))
+        .first(c)?;
+    if hash == request_hash {
+        Ok(Claim::Replay(status.clamp(0, 999) as u16, body))
+    } else {
+        Ok(Claim::Mismatch)
     }
 }
 

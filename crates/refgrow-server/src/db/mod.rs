@@ -622,6 +622,19 @@ pub fn guarded<T>(c: &mut DbConn, f: impl FnOnce(&mut DbConn) -> QueryResult<T>)
     }
 }
 
+/// Runs an insert [`guarded`], and answers whether it inserted: false when a unique
+/// constraint says the row is there already (the caller's transaction stays usable).
+pub fn insert_unless_taken(
+    c: &mut DbConn,
+    insert: impl FnOnce(&mut DbConn) -> QueryResult<usize>,
+) -> QueryResult<bool> {
+    match guarded(c, insert) {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Whether a diesel error is a unique-constraint violation (a duplicate).
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(

@@ -30,7 +30,7 @@ pub struct NewRefund<'a> {
 /// inserted. The insert is [`super::guarded`], so a duplicate leaves the caller's
 /// transaction usable.
 pub fn insert_new(c: &mut DbConn, r: &NewRefund<'_>) -> QueryResult<bool> {
-    let inserted = super::guarded(c, |c| {
+    super::insert_unless_taken(c, |c| {
         diesel::insert_into(refunds::table)
             .values((
                 refunds::id.eq(r.id),
@@ -42,10 +42,5 @@ pub fn insert_new(c: &mut DbConn, r: &NewRefund<'_>) -> QueryResult<bool> {
                 refunds::created_at.eq(r.created_at),
             ))
             .execute(c)
-    });
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(e) if super::is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e),
-    }
+    })
 }

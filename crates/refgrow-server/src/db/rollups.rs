@@ -255,7 +255,7 @@ pub(crate) fn add_row(
         if n > 0 {
             return Ok(());
         }
-        let inserted = super::guarded(c, |c| {
+        let inserted = super::insert_unless_taken(c, |c| {
             super::direct!(c, |c| diesel::insert_into(ds::table)
                 .values((
                     ds::program_id.eq(program_id),
@@ -274,10 +274,8 @@ pub(crate) fn add_row(
                 ))
                 .execute(c))
         });
-        match inserted {
-            Ok(_) => return Ok(()),
-            Err(e) if super::is_unique_violation(&e) => continue,
-            Err(e) => return Err(e),
+        if inserted? {
+            return Ok(());
         }
     }
     Err(diesel::result::Error::RollbackTransaction)

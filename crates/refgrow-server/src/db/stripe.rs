@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use super::schema::{stripe_events, stripe_refs};
 use super::DbConn;
 
-/// Inserts an event with the outcome `processing`, in a savepoint, unless the program has
+/// Inserts an event with the outcome `processing` ([`super::insert_unless_taken`]) unless the program has
 /// it already. Returns whether it was inserted; a duplicate leaves the caller's transaction
 /// usable.
 pub fn insert_event(
@@ -19,7 +19,7 @@ pub fn insert_event(
     payload: &str,
     now: i64,
 ) -> QueryResult<bool> {
-    let inserted = c.transaction(|c| {
+    super::insert_unless_taken(c, |c| {
         diesel::insert_into(stripe_events::table)
             .values((
                 stripe_events::program_id.eq(program_id),
@@ -30,12 +30,7 @@ pub fn insert_event(
                 stripe_events::received_at.eq(now),
             ))
             .execute(c)
-    });
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(e) if super::is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e),
-    }
+    })
 }
 
 /// The stored outcome of an event (it must exist).
@@ -59,7 +54,7 @@ pub fn set_outcome(
         .map(|_| ())
 }
 
-/// Remembers that a payment reference paid for a conversion, in a savepoint; a reference
+/// Remembers that a payment reference paid for a conversion ([`super::insert_unless_taken`]); a reference
 /// the program already has is kept as it is. Returns whether it was inserted.
 pub fn insert_ref(
     c: &mut DbConn,
@@ -67,7 +62,7 @@ pub fn insert_ref(
     reference: &str,
     conversion_id: &str,
 ) -> QueryResult<bool> {
-    let inserted = c.transaction(|c| {
+    super::insert_unless_taken(c, |c| {
         diesel::insert_into(stripe_refs::table)
             .values((
                 stripe_refs::program_id.eq(program_id),
@@ -75,12 +70,7 @@ pub fn insert_ref(
                 stripe_refs::conversion_id.eq(conversion_id),
             ))
             .execute(c)
-    });
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(e) if super::is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e),
-    }
+    })
 }
 
 /// The conversion a payment reference paid for, if it is known.
