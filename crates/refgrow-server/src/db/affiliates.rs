@@ -166,29 +166,44 @@ fn sale_context(
     Ok((a, p, endpoints))
 }
 
-/// [`find_with_program`] for many affiliates in one query (the sale writer reads every
-/// affiliate of a batch at once), keyed by (program id, affiliate id): an affiliate is found
-/// only under its own program.
+/// [`find_with_program`] for many affiliates (the sale writer reads every affiliate of a
+/// batch at once), keyed by (program id, affiliate id): an affiliate is found only under its
+/// own program.
+///
+/// Two statements rather than one join: PostgreSQL plans a query naming an array of ids
+/// anew on every call (its generic plan would scan the whole table), and planning the join
+/// with the endpoints' subquery cost more than running it (`pg_stat_statements`: 0.24 ms
+/// of planning for 0.09 ms of execution per batch). The affiliates alone plan in a fifth
+/// of that; each program (a batch names one, as a rule) is read by its id, a statement
+/// PostgreSQL plans once per connection.
 pub fn find_many_with_program(
     c: &mut diesel::pg::PgConnection,
     ids: &[&str],
 ) -> QueryResult<std::collections::HashMap<(String, String), SaleContext>> {
     use super::schema::programs;
-    let rows: Vec<(AffiliateRow, super::programs::ProgramRow, String)> = affiliates::table
-        .inner_join(programs::table.on(programs::id.eq(affiliates::program_id)))
+    let found: Vec<AffiliateRow> = affiliates::table
         .filter(affiliates::id.eq_any(ids))
-        .select((
-            affiliates::all_columns,
-            programs::all_columns,
-            EnabledEndpointsJson,
-        ))
         .load(c)?;
-    rows.into_iter()
-        .map(|row| {
-            let ctx = sale_context(row)?;
-            Ok(((ctx.0.program_id.clone(), ctx.0.id.clone()), ctx))
-        })
-        .collect()
+    let mut programs_of: std::collections::HashMap<String, (super::programs::ProgramRow, String)> =
+        std::collections::HashMap::new();
+    let mut out = std::collections::HashMap::with_capacity(found.len());
+    for a in found {
+        if !programs_of.contains_key(&a.program_id) {
+            let row: Option<(super::programs::ProgramRow, String)> = programs::table
+                .filter(programs::id.eq(&a.program_id))
+                .select((programs::all_columns, EnabledEndpointsJson))
+                .first(c)
+                .optional()?;
+            let Some(row) = row else { continue };
+            programs_of.insert(a.program_id.clone(), row);
+        }
+        let Some((p, endpoints)) = programs_of.get(&a.program_id) else {
+            continue;
+        };
+        let ctx = sale_context((a, p.clone(), endpoints.clone()))?;
+        out.insert((ctx.0.program_id.clone(), ctx.0.id.clone()), ctx);
+    }
+    Ok(out)
 }
 
 /// An affiliate of the program by referral code (upper-case).

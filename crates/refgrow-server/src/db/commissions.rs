@@ -6,7 +6,7 @@ use super::schema::commissions;
 use super::DbConn;
 
 /// A stored commission.
-#[derive(Debug, Clone, Queryable, Insertable, AsChangeset, Identifiable)]
+#[derive(Debug, Clone, Queryable, Insertable, AsChangeset, Identifiable, serde::Serialize)]
 #[diesel(table_name = commissions, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct CommissionRow {
     /// `comm_…`.
@@ -16,14 +16,17 @@ pub struct CommissionRow {
     /// Who earns it.
     pub affiliate_id: String,
     /// The sale.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub conversion_id: Option<String>,
     /// The sale's order id or the manual commission's.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
     /// Kind wire name.
     pub kind: String,
     /// Unique per program: what makes this commission the only one of its kind.
     pub dedupe_key: String,
     /// SHA-256 of the creating request (manual commissions).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_hash: Option<String>,
     /// Worth now, minor units.
     pub amount_minor: i64,
@@ -34,26 +37,34 @@ pub struct CommissionRow {
     /// Status wire name.
     pub status: String,
     /// The sale amount.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub conversion_amount_minor: Option<i64>,
     /// A note.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The payout holding it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub payout_id: Option<String>,
     /// Held by a dispute.
     pub on_hold: bool,
     /// Why rejected or reversed.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// For adjustments: the commission clawed back.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source_commission_id: Option<String>,
     /// Created, ms.
     pub created_at: i64,
     /// Updated, ms.
     pub updated_at: i64,
     /// Approved, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub approved_at: Option<i64>,
     /// Paid, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub paid_at: Option<i64>,
     /// Reversed, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reversed_at: Option<i64>,
 }
 

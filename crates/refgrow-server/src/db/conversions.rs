@@ -6,7 +6,7 @@ use super::schema::conversions;
 use super::DbConn;
 
 /// A stored conversion (a sale or a transaction).
-#[derive(Debug, Clone, Queryable, Insertable, AsChangeset, Identifiable)]
+#[derive(Debug, Clone, Queryable, Insertable, AsChangeset, Identifiable, serde::Serialize)]
 #[diesel(table_name = conversions, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct ConversionRow {
     /// `conv_…`.
@@ -16,12 +16,15 @@ pub struct ConversionRow {
     /// The referring affiliate.
     pub affiliate_id: String,
     /// The customer, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
     /// The customer's key, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_key: Option<String>,
     /// The affiliate's code when the sale was recorded.
     pub referral_code: String,
     /// The order id / transaction key, unique per program.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
     /// SHA-256 of the request that created it (replays must match).
     pub request_hash: String,
@@ -34,8 +37,10 @@ pub struct ConversionRow {
     /// Status wire name.
     pub status: String,
     /// The product that priced it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub product_id: Option<String>,
     /// Why it earned nothing, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub no_commission_reason: Option<String>,
     /// Created, ms.
     pub created_at: i64,

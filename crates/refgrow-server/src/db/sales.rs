@@ -12,7 +12,7 @@
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::commissions::CommissionRow;
 use super::conversions::ConversionRow;
@@ -46,12 +46,14 @@ WITH conv AS (
   INSERT INTO stats_deltas (program_id, affiliate_id, day, currency, clicks, signups,
     conversions, revenue_minor, refunded_minor, pending_minor, approved_minor, paid_minor,
     reversed_minor)
-  SELECT d.program_id, d.affiliate_id, d.day, d.currency, d.clicks, d.signups, d.conversions,
-    d.revenue_minor, d.refunded_minor, d.pending_minor, d.approved_minor, d.paid_minor,
-    d.reversed_minor
+  SELECT d.program_id, d.affiliate_id, d.day, d.currency, sum(d.clicks)::bigint,
+    sum(d.signups)::bigint, sum(d.conversions)::bigint, sum(d.revenue_minor)::bigint,
+    sum(d.refunded_minor)::bigint, sum(d.pending_minor)::bigint,
+    sum(d.approved_minor)::bigint, sum(d.paid_minor)::bigint, sum(d.reversed_minor)::bigint
   FROM jsonb_array_elements($3::jsonb) x,
     LATERAL jsonb_populate_record(NULL::stats_deltas, x) d
   WHERE x->>'sale' IN (SELECT id FROM conv)
+  GROUP BY d.program_id, d.affiliate_id, d.day, d.currency
 ), ev AS (
   INSERT INTO events (id, program_id, event_type, payload, created_at)
   SELECT e.id, e.program_id, e.event_type, e.payload, e.created_at
@@ -111,42 +113,53 @@ impl diesel::query_builder::Query for WriteSale {
 
 impl RunQueryDsl<PgConnection> for WriteSale {}
 
-fn conversion_json(r: &ConversionRow) -> Value {
-    json!({
-        "id": r.id, "program_id": r.program_id, "affiliate_id": r.affiliate_id,
-        "customer_id": r.customer_id, "customer_key": r.customer_key,
-        "referral_code": r.referral_code, "order_id": r.order_id,
-        "request_hash": r.request_hash, "amount_minor": r.amount_minor,
-        "currency": r.currency, "refunded_minor": r.refunded_minor, "status": r.status,
-        "product_id": r.product_id, "no_commission_reason": r.no_commission_reason,
-        "created_at": r.created_at, "updated_at": r.updated_at,
-    })
+/// A rollup delta of a sale, named by its sale: the statement sums the deltas of the sales
+/// it inserts by (affiliate, day, currency), so a batch of sales of one affiliate writes one.
+#[derive(Serialize)]
+struct DeltaArg<'a> {
+    sale: &'a str,
+    program_id: &'a str,
+    affiliate_id: &'a str,
+    day: i64,
+    currency: &'a str,
+    clicks: i64,
+    signups: i64,
+    conversions: i64,
+    revenue_minor: i64,
+    refunded_minor: i64,
+    pending_minor: i64,
+    approved_minor: i64,
+    paid_minor: i64,
+    reversed_minor: i64,
 }
 
-fn commission_json(r: &CommissionRow) -> Value {
-    json!({
-        "id": r.id, "program_id": r.program_id, "affiliate_id": r.affiliate_id,
-        "conversion_id": r.conversion_id, "order_id": r.order_id, "kind": r.kind,
-        "dedupe_key": r.dedupe_key, "request_hash": r.request_hash,
-        "amount_minor": r.amount_minor, "original_minor": r.original_minor,
-        "currency": r.currency, "status": r.status,
-        "conversion_amount_minor": r.conversion_amount_minor, "description": r.description,
-        "payout_id": r.payout_id, "on_hold": r.on_hold, "reason": r.reason,
-        "source_commission_id": r.source_commission_id, "created_at": r.created_at,
-        "updated_at": r.updated_at, "approved_at": r.approved_at, "paid_at": r.paid_at,
-        "reversed_at": r.reversed_at,
-    })
+/// An event of a sale, named by its sale.
+#[derive(Serialize)]
+struct EventArg<'a> {
+    sale: &'a str,
+    id: &'a str,
+    program_id: &'a str,
+    event_type: &'a str,
+    payload: &'a str,
+    created_at: i64,
 }
 
-fn change_json(program_id: &str, ch: &Change) -> Value {
-    let d = ch.delta;
-    json!({
-        "program_id": program_id, "affiliate_id": ch.affiliate_id, "day": ch.day,
-        "currency": ch.currency, "clicks": d.clicks, "signups": d.signups,
-        "conversions": d.conversions, "revenue_minor": d.revenue,
-        "refunded_minor": d.refunded, "pending_minor": d.pending,
-        "approved_minor": d.approved, "paid_minor": d.paid, "reversed_minor": d.reversed,
-    })
+/// A delivery of an event (pending, due now).
+#[derive(Serialize)]
+struct DeliveryArg<'a> {
+    id: &'a str,
+    program_id: &'a str,
+    endpoint_id: &'a str,
+    event_id: &'a str,
+    status: &'static str,
+    attempts: i32,
+    next_attempt_at: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+fn to_json<T: Serialize>(rows: &[T]) -> QueryResult<String> {
+    serde_json::to_string(rows).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
 }
 
 /// Everything one sale writes, computed before it is written.
@@ -176,32 +189,55 @@ pub fn write_pg(c: &mut PgConnection, sales: &[&SaleWrite]) -> QueryResult<Vec<S
         let conversion = &sale.conversion;
         let sale_id = conversion.id.as_str();
         let program_id = conversion.program_id.as_str();
-        convs.push(conversion_json(conversion));
-        comms.extend(sale.commissions.iter().map(commission_json));
+        convs.push(conversion);
+        comms.extend(sale.commissions.iter());
         deltas.extend(sale.changes.iter().map(|ch| {
-            let mut v = change_json(program_id, ch);
-            v["sale"] = json!(sale_id);
-            v
+            let d = ch.delta;
+            DeltaArg {
+                sale: sale_id,
+                program_id,
+                affiliate_id: &ch.affiliate_id,
+                day: ch.day,
+                currency: &ch.currency,
+                clicks: d.clicks,
+                signups: d.signups,
+                conversions: d.conversions,
+                revenue_minor: d.revenue,
+                refunded_minor: d.refunded,
+                pending_minor: d.pending,
+                approved_minor: d.approved,
+                paid_minor: d.paid,
+                reversed_minor: d.reversed,
+            }
         }));
         let events = &sale.events;
-        evs.extend(events.events.iter().map(|e| {
-            json!({"id": e.id, "program_id": events.program_id, "event_type": e.event_type,
-                   "payload": e.payload, "created_at": events.now, "sale": sale_id})
+        evs.extend(events.events.iter().map(|e| EventArg {
+            sale: sale_id,
+            id: &e.id,
+            program_id: &events.program_id,
+            event_type: &e.event_type,
+            payload: &e.payload,
+            created_at: events.now,
         }));
-        dels.extend(events.deliveries.iter().map(|d| {
-            json!({"id": d.id, "program_id": events.program_id, "endpoint_id": d.endpoint_id,
-                   "event_id": d.event_id, "status": "pending", "attempts": 0,
-                   "next_attempt_at": events.now, "created_at": events.now,
-                   "updated_at": events.now})
+        dels.extend(events.deliveries.iter().map(|d| DeliveryArg {
+            id: &d.id,
+            program_id: &events.program_id,
+            endpoint_id: &d.endpoint_id,
+            event_id: &d.event_id,
+            status: "pending",
+            attempts: 0,
+            next_attempt_at: events.now,
+            created_at: events.now,
+            updated_at: events.now,
         }));
     }
     let q = WriteSale {
         args: [
-            Value::Array(convs).to_string(),
-            Value::Array(comms).to_string(),
-            Value::Array(deltas).to_string(),
-            Value::Array(evs).to_string(),
-            Value::Array(dels).to_string(),
+            to_json(&convs)?,
+            to_json(&comms)?,
+            to_json(&deltas)?,
+            to_json(&evs)?,
+            to_json(&dels)?,
         ],
     };
     q.load(c)
