@@ -213,6 +213,14 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(stats_deltas, daily_stats);
+
+diesel::table! {
+    /// When any replica last folded the deltas (one row, id 1).
+    fold_clock (id) {
+        id -> Integer,
+        folded_at -> BigInt,
+    }
+}
 diesel::allow_tables_to_appear_in_same_query!(stats_deltas, affiliates);
 
 diesel::table! {

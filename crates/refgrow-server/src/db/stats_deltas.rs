@@ -305,6 +305,33 @@ fn apply_pg(
     Ok(())
 }
 
+/// A stamp this far ahead of a replica's clock is taken for a clock that was set back, not
+/// for a recent fold: the replica folds (and the stamp follows its clock again).
+pub const CLOCK_AHEAD_MS: i64 = 60_000;
+
+/// Claims the periodic fold for this replica: true when no replica folded (claimed) in the
+/// last `every_ms` by `now`, and records `now` as the latest claim; false when another
+/// replica's claim is more recent, and this turn should be skipped. One statement decides,
+/// so two replicas claiming at once cannot both win.
+pub fn claim_fold(c: &mut DbConn, now: i64, every_ms: i64) -> QueryResult<bool> {
+    use super::schema::fold_clock as fc;
+    let due = fc::folded_at
+        .le(now.saturating_sub(every_ms))
+        .or(fc::folded_at.gt(now.saturating_add(CLOCK_AHEAD_MS)));
+    let claimed = diesel::update(fc::table.filter(fc::id.eq(1)).filter(due))
+        .set(fc::folded_at.eq(now))
+        .execute(c)?;
+    if claimed == 1 {
+        return Ok(true);
+    }
+    // The row is missing (it is made by the migration): make it, claiming this turn.
+    let made = super::direct!(c, |c| diesel::insert_into(fc::table)
+        .values((fc::id.eq(1), fc::folded_at.eq(now)))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(made == 1)
+}
+
 /// How many deltas wait to be folded (for tests and metrics).
 pub fn pending(c: &mut DbConn) -> QueryResult<i64> {
     sd::table.count().get_result(c)
@@ -340,6 +367,24 @@ mod tests {
                 ..Delta::default()
             },
         }
+    }
+
+    #[test]
+    fn one_fold_per_interval_is_claimed_whoever_asks() {
+        let mut c = sqlite();
+        // The migration's stamp (0) is an interval ago: the first claim wins.
+        assert!(claim_fold(&mut c, 10_000, 900).unwrap());
+        // Another replica within the interval skips its turn, and its ask moves nothing.
+        assert!(!claim_fold(&mut c, 10_500, 900).unwrap());
+        assert!(!claim_fold(&mut c, 10_899, 900).unwrap());
+        assert!(claim_fold(&mut c, 10_900, 900).unwrap());
+        // A stamp from a clock that was ahead (set back since) does not stop the folds.
+        assert!(!claim_fold(&mut c, 10_900 - CLOCK_AHEAD_MS, 900).unwrap());
+        assert!(claim_fold(&mut c, 10_899 - CLOCK_AHEAD_MS, 900).unwrap());
+        // A missing row is made by the claim that finds it missing.
+        c.batch_execute("DELETE FROM fold_clock").unwrap();
+        assert!(claim_fold(&mut c, 20_000, 900).unwrap());
+        assert!(!claim_fold(&mut c, 20_001, 900).unwrap());
     }
 
     #[test]

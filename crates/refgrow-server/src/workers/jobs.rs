@@ -2,7 +2,8 @@
 //! set-based UPDATE per program, so several replicas on one PostgreSQL may run it at once
 //! without approving anything twice), pruning `Idempotency-Key` records older than
 //! [`crate::idempotency::RETENTION_MS`] (24 hours), and folding the sales' appended deltas
-//! into the rollups and counters ([`crate::db::stats_deltas`]; replicas fold disjoint sets).
+//! into the rollups and counters ([`crate::db::stats_deltas`]; once per interval across the
+//! replicas, each taking its turn through a claim in the database).
 
 use std::time::Duration;
 
@@ -78,18 +79,40 @@ pub async fn fold_deltas(state: &AppState) -> Result<usize, ApiError> {
     }
 }
 
-/// Folds the deltas every [`FOLD_EVERY`]. Reads are exact without it (they add the deltas
-/// not folded yet); folding keeps that addition small.
+/// Folds the deltas every [`FOLD_EVERY`], once per interval across every replica on the
+/// database: a turn starts by claiming the fold (`stats_deltas::claim_fold`) and is skipped
+/// when another replica folded less than an interval ago. Reads are exact without it (they
+/// add the deltas not folded yet); folding keeps that addition small.
 pub fn spawn_folder(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(FOLD_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            match claim_fold(&state).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    log::warn!("claiming the periodic fold failed, will retry: {e}");
+                    continue;
+                }
+            }
             if let Err(e) = fold_deltas(&state).await {
                 // Nothing is lost: a failed fold rolls back and its deltas wait for the next.
                 log::warn!("folding the sales' deltas into the rollups failed, will retry: {e}");
             }
         }
     });
+}
+
+/// Claims this interval's fold for this replica (see [`spawn_folder`]). A claim a tenth of
+/// an interval early still counts, so that replicas whose timers drift do not skip turns.
+pub async fn claim_fold(state: &AppState) -> Result<bool, ApiError> {
+    let now = state.clock.now_ms();
+    let every = i64::try_from(FOLD_EVERY.as_millis()).unwrap_or(i64::MAX);
+    let every = every - every / 10;
+    state
+        .db
+        .write(move |c| Ok(crate::db::stats_deltas::claim_fold(c, now, every)?))
+        .await
 }
