@@ -161,9 +161,12 @@ pub fn find_with_program(
 fn sale_context(
     (a, p, endpoints): (AffiliateRow, super::programs::ProgramRow, String),
 ) -> QueryResult<SaleContext> {
-    let endpoints: Vec<(String, Option<String>)> = serde_json::from_str(&endpoints)
-        .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
-    Ok((a, p, endpoints))
+    Ok((a, p, decode_endpoints(&endpoints)?))
+}
+
+/// The `[id, event_types]` pairs of [`EnabledEndpointsJson`].
+fn decode_endpoints(json: &str) -> QueryResult<Vec<(String, Option<String>)>> {
+    serde_json::from_str(json).map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))
 }
 
 /// [`find_with_program`] for many affiliates (the sale writer reads every affiliate of a
@@ -184,24 +187,33 @@ pub fn find_many_with_program(
     let found: Vec<AffiliateRow> = affiliates::table
         .filter(affiliates::id.eq_any(ids))
         .load(c)?;
-    let mut programs_of: std::collections::HashMap<String, (super::programs::ProgramRow, String)> =
+    // Each program once, its endpoints decoded once; None: no such program.
+    type Program = Option<(super::programs::ProgramRow, Vec<(String, Option<String>)>)>;
+    let mut programs_of: std::collections::HashMap<String, Program> =
         std::collections::HashMap::new();
     let mut out = std::collections::HashMap::with_capacity(found.len());
     for a in found {
-        if !programs_of.contains_key(&a.program_id) {
-            let row: Option<(super::programs::ProgramRow, String)> = programs::table
-                .filter(programs::id.eq(&a.program_id))
-                .select((programs::all_columns, EnabledEndpointsJson))
-                .first(c)
-                .optional()?;
-            let Some(row) = row else { continue };
-            programs_of.insert(a.program_id.clone(), row);
-        }
-        let Some((p, endpoints)) = programs_of.get(&a.program_id) else {
-            continue;
+        let program = match programs_of.entry(a.program_id.clone()) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let row: Option<(super::programs::ProgramRow, String)> = programs::table
+                    .filter(programs::id.eq(&a.program_id))
+                    .select((programs::all_columns, EnabledEndpointsJson))
+                    .first(c)
+                    .optional()?;
+                let program = match row {
+                    Some((p, endpoints)) => Some((p, decode_endpoints(&endpoints)?)),
+                    None => None,
+                };
+                e.insert(program)
+            }
         };
-        let ctx = sale_context((a, p.clone(), endpoints.clone()))?;
-        out.insert((ctx.0.program_id.clone(), ctx.0.id.clone()), ctx);
+        if let Some((p, endpoints)) = program {
+            out.insert(
+                (a.program_id.clone(), a.id.clone()),
+                (a, p.clone(), endpoints.clone()),
+            );
+        }
     }
     Ok(out)
 }

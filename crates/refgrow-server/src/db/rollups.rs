@@ -29,7 +29,10 @@ use crate::clock::DAY_MS;
 /// So per commission: `reversed = (original - amount) + (amount if reversed or rejected and
 /// never paid)`, the figure `refgrow-server verify` recomputes. Adding to a delta is
 /// checked: [`Delta::checked_plus`] refuses a sum that does not fit an `i64`.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+///
+/// Serialized under the rollup columns' names (`revenue_minor`, …), as the batch statement
+/// of [`super::sales`] reads it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Delta {
     /// Clicks.
     pub clicks: i64,
@@ -38,16 +41,22 @@ pub struct Delta {
     /// Conversions.
     pub conversions: i64,
     /// Sales.
+    #[serde(rename = "revenue_minor")]
     pub revenue: i64,
     /// Refunds.
+    #[serde(rename = "refunded_minor")]
     pub refunded: i64,
     /// Commission money by status.
+    #[serde(rename = "pending_minor")]
     pub pending: i64,
     /// Approved.
+    #[serde(rename = "approved_minor")]
     pub approved: i64,
     /// Paid.
+    #[serde(rename = "paid_minor")]
     pub paid: i64,
     /// Reversed or rejected.
+    #[serde(rename = "reversed_minor")]
     pub reversed: i64,
 }
 

@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::commissions::CommissionRow;
 use super::conversions::ConversionRow;
 use super::events::Prepared;
+use super::rollups::Delta;
 use super::stats_deltas::Change;
 
 const WRITE_SALES: &str = "\
@@ -122,15 +123,8 @@ struct DeltaArg<'a> {
     affiliate_id: &'a str,
     day: i64,
     currency: &'a str,
-    clicks: i64,
-    signups: i64,
-    conversions: i64,
-    revenue_minor: i64,
-    refunded_minor: i64,
-    pending_minor: i64,
-    approved_minor: i64,
-    paid_minor: i64,
-    reversed_minor: i64,
+    #[serde(flatten)]
+    delta: Delta,
 }
 
 /// An event of a sale, named by its sale.
@@ -191,24 +185,13 @@ pub fn write_pg(c: &mut PgConnection, sales: &[&SaleWrite]) -> QueryResult<Vec<S
         let program_id = conversion.program_id.as_str();
         convs.push(conversion);
         comms.extend(sale.commissions.iter());
-        deltas.extend(sale.changes.iter().map(|ch| {
-            let d = ch.delta;
-            DeltaArg {
-                sale: sale_id,
-                program_id,
-                affiliate_id: &ch.affiliate_id,
-                day: ch.day,
-                currency: &ch.currency,
-                clicks: d.clicks,
-                signups: d.signups,
-                conversions: d.conversions,
-                revenue_minor: d.revenue,
-                refunded_minor: d.refunded,
-                pending_minor: d.pending,
-                approved_minor: d.approved,
-                paid_minor: d.paid,
-                reversed_minor: d.reversed,
-            }
+        deltas.extend(sale.changes.iter().map(|ch| DeltaArg {
+            sale: sale_id,
+            program_id,
+            affiliate_id: &ch.affiliate_id,
+            day: ch.day,
+            currency: &ch.currency,
+            delta: ch.delta,
         }));
         let events = &sale.events;
         evs.extend(events.events.iter().map(|e| EventArg {
