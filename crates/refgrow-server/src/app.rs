@@ -86,10 +86,12 @@ pub fn app_factory(
         InitError = (),
     >,
 > {
-    let observed = state.clone();
     let proxies = state.trusted_proxies.clone();
+    // One shared state: the middleware below clones this handle (an `Arc`) per request, not
+    // the state's dozen fields.
+    let observed = web::Data::new(state);
     App::new()
-        .app_data(web::Data::new(state))
+        .app_data(observed.clone())
         .configure(routes::configure)
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::new(

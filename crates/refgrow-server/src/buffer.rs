@@ -24,7 +24,7 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Counter, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 /// A row a buffer holds: it has a key, unique among the rows of its buffer.
 pub trait Row: Clone + Send + Sync + 'static {
@@ -108,6 +108,10 @@ pub struct StopReport {
 pub struct BufferCounters {
     /// `…_flushed_total`: rows committed to the store.
     pub flushed: IntCounter,
+    /// `…_write_seconds_total`: time spent in the store's writes of committed batches, so
+    /// `flushed_total / write_seconds_total` is the rate at which the flusher can write,
+    /// whatever the load offered it.
+    pub write_seconds: Counter,
     /// `…_refused_total{reason}`: rows refused to a client that was told so (reasons
     /// `buffer_full`, `not_durable`).
     pub refused: IntCounterVec,
@@ -136,6 +140,10 @@ impl BufferCounters {
                 name("flushed_total"),
                 format!("{what} committed to the database"),
             )?,
+            write_seconds: Counter::new(
+                name("write_seconds_total"),
+                format!("Seconds spent writing batches of {what} that were committed"),
+            )?,
             refused: IntCounterVec::new(Opts::new(name("refused_total"), refused), &["reason"])?,
             dropped: IntCounterVec::new(Opts::new(name("dropped_total"), dropped), &["reason"])?,
             spilled: IntCounter::new(
@@ -154,12 +162,16 @@ impl BufferCounters {
     /// Registers every family.
     pub fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
         registry.register(Box::new(self.flushed.clone()))?;
+        registry.register(Box::new(self.write_seconds.clone()))?;
         registry.register(Box::new(self.refused.clone()))?;
         registry.register(Box::new(self.dropped.clone()))?;
         registry.register(Box::new(self.spilled.clone()))?;
         registry.register(Box::new(self.buffered.clone()))
     }
 }
+
+/// The most rows a flush reserves room for in the next batch.
+const PREALLOCATED_ROWS: usize = 16_384;
 
 struct State<T> {
     /// Accepted, in memory only.
@@ -334,7 +346,14 @@ impl<T: Row> Buffer<T> {
     /// rows were committed.
     pub async fn flush<S: Store<T>>(&self, store: &S) -> Result<usize, S::Error> {
         let _guard = self.shared.flush_lock.lock().await;
-        let batch = std::mem::take(&mut self.lock().pending);
+        // The next batch starts with room for one as large as this one (up to a bound): a
+        // buffer growing from empty at every flush reallocates and copies its rows several
+        // times per batch.
+        let batch = {
+            let mut state = self.lock();
+            let room = state.pending.len().min(PREALLOCATED_ROWS);
+            std::mem::replace(&mut state.pending, Vec::with_capacity(room))
+        };
         let mut written = 0;
         let mut failure = None;
         if !batch.is_empty() {
@@ -343,13 +362,18 @@ impl<T: Row> Buffer<T> {
                 Err(e) => Err(e),
                 Ok(()) => {
                     self.lock().in_flight = Some(batch.clone());
+                    let started = Instant::now();
                     let r = store.write(batch.clone()).await;
                     self.lock().in_flight = None;
-                    r
+                    r.map(|()| started.elapsed())
                 }
             };
             match result {
-                Ok(()) => {
+                Ok(took) => {
+                    self.shared
+                        .counters
+                        .write_seconds
+                        .inc_by(took.as_secs_f64());
                     let mut state = self.lock();
                     for r in batch.iter() {
                         state.held.remove(r.key());

@@ -78,6 +78,11 @@ impl KeyUses {
     /// Whether a key's use is due to be written (not written in the last minute); if so,
     /// counts it as written now.
     pub fn due(&self, key_id: &str) -> bool {
+        // A read first: nearly every call finds a fresh entry, and a read takes none of the
+        // locks and bookkeeping of the atomic insert (about 5% of a click's CPU, perf).
+        if self.0.get(key_id).is_some() {
+            return false;
+        }
         self.0.insert_if_stale(key_id.to_string(), ())
     }
 }

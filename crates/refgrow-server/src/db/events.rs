@@ -142,9 +142,7 @@ pub fn write_prepared(c: &mut DbConn, p: &Prepared) -> QueryResult<()> {
         })
         .collect();
     if !event_rows.is_empty() {
-        super::direct!(c, |c| diesel::insert_into(events::table)
-            .values(&event_rows)
-            .execute(c))?;
+        super::insert_all!(c, events::table, &event_rows)?;
     }
     let deliveries: Vec<_> = p
         .deliveries
@@ -164,9 +162,7 @@ pub fn write_prepared(c: &mut DbConn, p: &Prepared) -> QueryResult<()> {
         })
         .collect();
     if !deliveries.is_empty() {
-        super::direct!(c, |c| diesel::insert_into(webhook_deliveries::table)
-            .values(&deliveries)
-            .execute(c))?;
+        super::insert_all!(c, webhook_deliveries::table, &deliveries)?;
     }
     Ok(())
 }

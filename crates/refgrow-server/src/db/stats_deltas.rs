@@ -71,10 +71,7 @@ pub fn append(c: &mut DbConn, program_id: &str, changes: &[Change]) -> QueryResu
             )
         })
         .collect();
-    direct!(c, |c| diesel::insert_into(sd::table)
-        .values(&rows)
-        .execute(c)
-        .map(|_| ()))
+    super::insert_all!(c, sd::table, &rows).map(|_| ())
 }
 
 /// The counter of an affiliate's earning conversions including deltas not folded yet, in
